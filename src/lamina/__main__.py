@@ -1,0 +1,5 @@
+"""`python -m lamina`: the same entry point as the `lamina` command."""
+
+from lamina.cli.main import main
+
+raise SystemExit(main())

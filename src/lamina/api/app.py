@@ -1,0 +1,137 @@
+"""The ASGI application: the whole route table in one place, errors rendered once.
+
+Routes are matched on the decoded path; path parameters (a function name may be an ARN with
+colons) are single segments. Anything unexpected inside a handler becomes a ServiceException
+for the client and a logged traceback for the operator; it never takes the server down.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.api import functions, invocations, logs
+from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
+from lamina.api.errors import json_rpc_error, rest_error
+from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
+from lamina.control import FunctionRegistry
+from lamina.errors import LaminaError, ServiceException, UnknownOperationException
+from lamina.invoke import Invoker
+from lamina.telemetry import LogStore
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+@dataclass
+class Services:
+    """Everything the edge calls into, built by the composition root (server.py)."""
+
+    registry: FunctionRegistry
+    invoker: Invoker
+    logs: LogStore
+    signer: CodeUrlSigner
+    region: str
+    account: str
+
+
+_NAME = r"(?P<name>[^/]+)"
+_ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
+    ("POST", r"/2015-03-31/functions/?", functions.create_function),
+    ("GET", r"/2015-03-31/functions/?", functions.list_functions),
+    ("GET", rf"/2015-03-31/functions/{_NAME}/?", functions.get_function),
+    ("DELETE", rf"/2015-03-31/functions/{_NAME}/?", functions.delete_function),
+    (
+        "GET",
+        rf"/2015-03-31/functions/{_NAME}/configuration/?",
+        functions.get_function_configuration,
+    ),
+    (
+        "PUT",
+        rf"/2015-03-31/functions/{_NAME}/configuration/?",
+        functions.update_function_configuration,
+    ),
+    ("PUT", rf"/2015-03-31/functions/{_NAME}/code/?", functions.update_function_code),
+    ("GET", r"/2016-08-19/account-settings/?", functions.get_account_settings),
+    ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
+]
+
+
+class Router:
+    def __init__(self, routes: list[tuple[str, str, Handler]]) -> None:
+        self._routes = [
+            (method, re.compile(pattern), handler) for method, pattern, handler in routes
+        ]
+
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        for route_method, pattern, handler in self._routes:
+            if route_method == method:
+                found = pattern.fullmatch(path)
+                if found:
+                    return handler, found.groupdict()
+        raise UnknownOperationException(f"lamina does not implement {method} {path}")
+
+
+class LaminaApp:
+    def __init__(
+        self,
+        services: Services,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.services = services
+        self.router = Router(_ROUTES)
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, str(uuid.uuid4()))
+        is_logs_api = request.headers.get("x-amz-target", "").startswith(logs.TARGET_PREFIX)
+        try:
+            response = await self._dispatch(request, is_logs_api)
+        except LaminaError as error:
+            response = json_rpc_error(error) if is_logs_api else rest_error(error)
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.path)
+            response = rest_error(
+                ServiceException("lamina met an unexpected error; see the server log.")
+            )
+        await response.send(send, request.request_id)
+
+    async def _dispatch(self, request: Request, is_logs_api: bool) -> Response:
+        if is_logs_api and request.method == "POST":
+            return await logs.handle(self.services, request)
+        if request.path == "/_lamina/health":
+            return json_response({"status": "ok"})
+        handler, params = self.router.match(request.method, request.path)
+        return await handler(self.services, request, **params)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message: dict[str, Any] = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._on_startup is not None:
+                        await self._on_startup()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._on_shutdown is not None:
+                    await self._on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

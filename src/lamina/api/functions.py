@@ -1,0 +1,114 @@
+"""Routes of the function resource family: CreateFunction … GetAccountSettings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from lamina.api import shapes
+from lamina.api.http import Request, Response, empty_response, json_response
+from lamina.errors import AccessDeniedException, RequestEntityTooLargeException, ValidationException
+
+if TYPE_CHECKING:
+    from lamina.api.app import Services
+
+MAX_CREATE_REQUEST_BYTES = 70_167_211
+MAX_UPDATE_CODE_REQUEST_BYTES = 70_167_211
+MAX_CONFIG_REQUEST_BYTES = 1 << 20
+
+
+def _create_too_large(size: int) -> Exception:
+    return RequestEntityTooLargeException(
+        f"Request must be smaller than {MAX_CREATE_REQUEST_BYTES} bytes for the "
+        "CreateFunction operation"
+    )
+
+
+def _code_too_large(size: int) -> Exception:
+    return RequestEntityTooLargeException(
+        f"Request must be smaller than {MAX_UPDATE_CODE_REQUEST_BYTES} bytes for the "
+        "UpdateFunctionCode operation"
+    )
+
+
+async def create_function(services: Services, request: Request) -> Response:
+    body = await request.json(MAX_CREATE_REQUEST_BYTES, _create_too_large)
+    view = await services.registry.create(body)
+    return json_response(shapes.function_configuration(view, services.region), status=201)
+
+
+async def get_function(services: Services, request: Request, name: str) -> Response:
+    view = await services.registry.get(name, request.query("Qualifier"))
+    doc = {
+        "Configuration": shapes.function_configuration(view, services.region),
+        "Code": {
+            "RepositoryType": "S3",
+            "Location": services.signer.url(request.host, view.config.code_sha256),
+        },
+    }
+    if view.tags:
+        doc["Tags"] = dict(view.tags)
+    return json_response(doc)
+
+
+async def get_function_configuration(services: Services, request: Request, name: str) -> Response:
+    view = await services.registry.get(name, request.query("Qualifier"))
+    return json_response(shapes.function_configuration(view, services.region))
+
+
+async def list_functions(services: Services, request: Request) -> Response:
+    max_items = request.query("MaxItems")
+    if max_items is not None and not max_items.lstrip("-").isdigit():
+        raise ValidationException(f"MaxItems must be an integer, not {max_items!r}")
+    views, next_marker = await services.registry.list(
+        request.query("Marker"),
+        int(max_items) if max_items is not None else None,
+        request.query("FunctionVersion"),
+    )
+    doc: dict[str, object] = {
+        "Functions": [
+            shapes.function_configuration(v, services.region, listing=True) for v in views
+        ]
+    }
+    if next_marker:
+        doc["NextMarker"] = next_marker
+    return json_response(doc)
+
+
+async def update_function_code(services: Services, request: Request, name: str) -> Response:
+    body = await request.json(MAX_UPDATE_CODE_REQUEST_BYTES, _code_too_large)
+    view = await services.registry.update_code(name, body)
+    return json_response(shapes.function_configuration(view, services.region))
+
+
+async def update_function_configuration(
+    services: Services, request: Request, name: str
+) -> Response:
+    body = await request.json(MAX_CONFIG_REQUEST_BYTES)
+    view = await services.registry.update_configuration(name, body)
+    return json_response(shapes.function_configuration(view, services.region))
+
+
+async def delete_function(services: Services, request: Request, name: str) -> Response:
+    await services.registry.delete(name, request.query("Qualifier"))
+    return empty_response(204)
+
+
+async def get_account_settings(services: Services, request: Request) -> Response:
+    return json_response(await services.registry.account_settings())
+
+
+async def download_code(services: Services, request: Request, file: str) -> Response:
+    sha = file.removesuffix(".zip")
+    valid = len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)
+    if not valid or not services.signer.verify(
+        sha, request.query("Expires"), request.query("Signature")
+    ):
+        raise AccessDeniedException("Request has expired or its signature does not match.")
+    path = services.registry.code_path(sha)
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError as exc:
+        raise AccessDeniedException("The package no longer exists.") from exc
+    disposition = {"content-disposition": f'attachment; filename="{sha}.zip"'}
+    return Response(200, data, disposition, content_type="application/zip")

@@ -1,0 +1,120 @@
+"""The Invoke route: HTTP headers and body in, an InvokeRequest down, AWS's response out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import TYPE_CHECKING
+
+from lamina.api.http import Request, Response, empty_response
+from lamina.arns import validation_message
+from lamina.errors import (
+    InvalidRequestContentException,
+    RequestEntityTooLargeException,
+    ValidationException,
+)
+from lamina.model import InvocationType, InvokeRequest
+
+if TYPE_CHECKING:
+    from lamina.api.app import Services
+
+MAX_SYNC_PAYLOAD_BYTES = 6_291_456
+MAX_EVENT_PAYLOAD_BYTES = 1_048_576
+MAX_CLIENT_CONTEXT_BYTES = 3583
+_TYPES = {t.value: t for t in InvocationType}
+
+
+def _sync_too_large(size: int) -> Exception:
+    return RequestEntityTooLargeException(
+        f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the "
+        "InvokeFunction operation"
+    )
+
+
+async def invoke(services: Services, request: Request, name: str) -> Response:
+    invocation_type = _invocation_type(request.headers.get("x-amz-invocation-type"))
+    function_name, qualifier = services.registry.reference(name, request.query("Qualifier"))
+    payload = await request.body(MAX_SYNC_PAYLOAD_BYTES, _sync_too_large)
+    if invocation_type is InvocationType.EVENT and len(payload) > MAX_EVENT_PAYLOAD_BYTES:
+        raise RequestEntityTooLargeException(
+            f"{len(payload)} byte payload is too large for the Event invocation type "
+            f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)"
+        )
+    _check_json(payload)
+    log_type = request.headers.get("x-amz-log-type")
+    if log_type not in (None, "None", "Tail"):
+        raise ValidationException(
+            validation_message(
+                log_type, "logType", "Member must satisfy enum value set: [None, Tail]"
+            )
+        )
+    result = await services.invoker.invoke(
+        InvokeRequest(
+            function_name=function_name,
+            qualifier=qualifier,
+            payload=payload,
+            invocation_type=invocation_type,
+            tail_log=log_type == "Tail",
+            client_context=_client_context(request.headers.get("x-amz-client-context")),
+            request_id=request.request_id,
+        )
+    )
+    if result.status != 200:
+        return empty_response(result.status)
+    headers: dict[str, str] = {}
+    if result.executed_version is not None:
+        headers["x-amz-executed-version"] = result.executed_version
+    if result.function_error is not None:
+        headers["x-amz-function-error"] = result.function_error
+    if result.log_tail is not None:
+        headers["x-amz-log-result"] = result.log_tail.decode()
+    return Response(200, result.payload, headers)
+
+
+def _invocation_type(value: str | None) -> InvocationType:
+    if value is None:
+        return InvocationType.REQUEST_RESPONSE
+    try:
+        return _TYPES[value]
+    except KeyError:
+        raise ValidationException(
+            validation_message(
+                value,
+                "invocationType",
+                "Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+            )
+        ) from None
+
+
+def _check_json(payload: bytes) -> None:
+    if not payload:
+        return
+    try:
+        json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from exc
+
+
+def _client_context(value: str | None) -> str | None:
+    """The JSON text of the base64 ``X-Amz-Client-Context`` header, checked."""
+    if not value:
+        return None
+    if len(value) > MAX_CLIENT_CONTEXT_BYTES:
+        raise InvalidRequestContentException(
+            f"Client context must be smaller than {MAX_CLIENT_CONTEXT_BYTES} bytes."
+        )
+    try:
+        text = base64.b64decode(value, validate=True).decode()
+        doc = json.loads(text)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from exc
+    if not isinstance(doc, dict):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        )
+    return text

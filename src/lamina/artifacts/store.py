@@ -1,0 +1,178 @@
+"""Deployment packages, stored once per content and unpacked once per content.
+
+Layout under the code folder::
+
+    zips/<sha256 hex>.zip     the package exactly as uploaded (served back by GetFunction)
+    tree/<sha256 hex>/        its unpacked files, read-only, shared by every environment
+
+Unpacking refuses anything that could write outside the tree (absolute names, ``..``,
+symbolic links, device files) and counts the bytes it actually writes, so a zip that lies about
+its sizes cannot exceed the unzipped limit. Writes go to a temporary name first and are renamed
+into place, so a crash never leaves a half-written package behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+MAX_UNZIPPED_BYTES = 262_144_000
+_CHUNK = 1 << 20
+
+
+class InvalidZipError(Exception):
+    """The package is not a zip lamina will unpack; the message says why."""
+
+
+@dataclass(frozen=True)
+class CodeArtifact:
+    sha256_hex: str
+    size: int
+    unzipped_size: int
+
+
+class CodeStore:
+    """Put, find and remove deployment packages by their SHA-256."""
+
+    def __init__(self, root: Path, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> None:
+        self.root = root
+        self.max_unzipped_bytes = max_unzipped_bytes
+        self._zips = root / "zips"
+        self._trees = root / "tree"
+        for folder in (self._zips, self._trees):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def put(self, data: bytes) -> CodeArtifact:
+        """Validate, store and unpack a zip; identical content is stored once.
+
+        Blocking: call it from a worker thread for large packages.
+        """
+        sha = hashlib.sha256(data).hexdigest()
+        unzipped = self._unpack_once(sha, data)
+        zip_path = self.zip_path(sha)
+        if not zip_path.exists():
+            _write_atomically(zip_path, data)
+        return CodeArtifact(sha, len(data), unzipped)
+
+    def tree_path(self, sha256_hex: str) -> Path:
+        return self._trees / sha256_hex
+
+    def zip_path(self, sha256_hex: str) -> Path:
+        return self._zips / f"{sha256_hex}.zip"
+
+    def stored(self) -> list[str]:
+        """The hashes of every stored package."""
+        return [p.stem for p in self._zips.glob("*.zip")]
+
+    def remove(self, sha256_hex: str) -> None:
+        """Delete a package and its tree; missing ones are ignored."""
+        self.zip_path(sha256_hex).unlink(missing_ok=True)
+        tree = self.tree_path(sha256_hex)
+        if tree.exists():
+            _make_writable(tree)
+            shutil.rmtree(tree, ignore_errors=True)
+
+    def _unpack_once(self, sha: str, data: bytes) -> int:
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise InvalidZipError("the package is not a valid zip file") from exc
+        with archive:
+            members = _checked_members(archive, self.max_unzipped_bytes)
+            tree = self.tree_path(sha)
+            if tree.exists():
+                return sum(m.file_size for m in members)
+            staging = Path(tempfile.mkdtemp(prefix=f".{sha}.", dir=self._trees))
+            try:
+                written = _extract(archive, members, staging, self.max_unzipped_bytes)
+                _seal(staging)
+                staging.rename(tree)
+            except BaseException:
+                _make_writable(staging)
+                shutil.rmtree(staging, ignore_errors=True)
+                if tree.exists():  # another writer won the race with the same content
+                    return sum(m.file_size for m in members)
+                raise
+        return written
+
+
+def _checked_members(archive: zipfile.ZipFile, limit: int) -> list[zipfile.ZipInfo]:
+    members = archive.infolist()
+    total = 0
+    for info in members:
+        _check_name(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
+            raise InvalidZipError(f"entry {info.filename!r} is {kind}")
+        if info.flag_bits & 0x1:
+            raise InvalidZipError(f"entry {info.filename!r} is encrypted")
+        total += info.file_size
+    if total > limit:
+        raise InvalidZipError(f"Unzipped size must be smaller than {limit} bytes")
+    return members
+
+
+def _check_name(name: str) -> None:
+    if not name or "\x00" in name:
+        raise InvalidZipError("an entry has an empty or invalid name")
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise InvalidZipError(f"entry {name!r} has an absolute path")
+    if ".." in path.parts:
+        raise InvalidZipError(f"entry {name!r} escapes the code folder")
+
+
+def _extract(
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest: Path, limit: int
+) -> int:
+    written = 0
+    for info in members:
+        target = dest / info.filename
+        try:
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src, target.open("wb") as out:
+                while chunk := src.read(_CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise InvalidZipError(f"Unzipped size must be smaller than {limit} bytes")
+                    out.write(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+            raise InvalidZipError(f"entry {info.filename!r} cannot be unpacked: {exc}") from exc
+        executable = (info.external_attr >> 16) & 0o111
+        target.chmod(0o555 if executable else 0o444)
+    return written
+
+
+def _seal(tree: Path) -> None:
+    """Make every folder read-only and traversable; files were sealed as they were written."""
+    for folder, _dirs, _files in os.walk(tree, topdown=False):
+        Path(folder).chmod(0o555)
+
+
+def _make_writable(tree: Path) -> None:
+    for folder, _dirs, _files in os.walk(tree):
+        Path(folder).chmod(0o755)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,82 @@
+"""``lamina`` entry point: sub-commands and their flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from lamina import __version__
+from lamina.settings import DEFAULT_ENDPOINT, ENV_ENDPOINT, SANDBOX_BACKENDS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lamina", description="A self-hosted serverless platform that speaks AWS Lambda's API."
+    )
+    parser.add_argument("--version", action="version", version=f"lamina {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 3001)")
+    serve.add_argument("--data-dir", dest="data_dir", help="state folder (default ~/.lamina)")
+    serve.add_argument("--region", help="AWS region lamina answers as (default us-east-1)")
+    serve.add_argument("--account-id", dest="account_id", help="account id (default 000000000000)")
+    serve.add_argument("--sandbox", choices=SANDBOX_BACKENDS, help="sandbox backend")
+    serve.add_argument(
+        "--idle-timeout",
+        dest="idle_timeout_s",
+        type=float,
+        help="seconds an idle environment is kept",
+    )
+    serve.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
+
+    endpoint = argparse.ArgumentParser(add_help=False)
+    endpoint.add_argument(
+        "--endpoint-url",
+        default=os.environ.get(ENV_ENDPOINT, DEFAULT_ENDPOINT),
+        help=f"the server to talk to (env {ENV_ENDPOINT}; default {DEFAULT_ENDPOINT})",
+    )
+
+    deploy = commands.add_parser("deploy", parents=[endpoint], help="zip a folder and deploy it")
+    deploy.add_argument("directory", help="folder holding the function's code")
+    deploy.add_argument("--name", required=True, help="function name")
+    deploy.add_argument("--handler", default="handler.handler", help="module.function")
+    deploy.add_argument("--runtime", default="python3.12", help="AWS runtime id, e.g. python3.12")
+    deploy.add_argument("--memory", type=int, help="MemorySize in MB")
+    deploy.add_argument("--timeout", type=int, help="Timeout in seconds")
+    deploy.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    deploy.add_argument("--role", default="arn:aws:iam::000000000000:role/lambda-role")
+
+    invoke = commands.add_parser("invoke", parents=[endpoint], help="invoke a function")
+    invoke.add_argument("name")
+    invoke.add_argument("payload", nargs="?", default="{}", help="JSON event (default {})")
+    invoke.add_argument("--event", action="store_true", help="invoke asynchronously")
+    invoke.add_argument("--log", action="store_true", help="print the invocation's log tail")
+
+    logs = commands.add_parser("logs", parents=[endpoint], help="print a function's logs")
+    logs.add_argument("name")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs.add_argument("--since", type=float, default=3600, help="seconds of history (default 3600)")
+
+    commands.add_parser("ls", parents=[endpoint], help="list functions")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from lamina.cli.serve import run
+
+        return run(args)
+    from lamina.cli import client
+
+    try:
+        return int(client.COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        return 130
+    except client.CliError as exc:
+        print(f"lamina: {exc}", file=sys.stderr)
+        return 1

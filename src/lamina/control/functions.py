@@ -1,0 +1,459 @@
+"""FunctionRegistry: create, read, update and delete functions, with AWS's state transitions.
+
+A created function answers ``State: Pending`` and turns ``Active`` right after the response
+(its package is already validated and unpacked by then); an update answers
+``LastUpdateStatus: InProgress`` and turns ``Successful`` the same way, retiring environments
+built from the old configuration. Each transition gets a new RevisionId, as on AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lamina import arns
+from lamina.artifacts import CodeArtifact, CodeStore, InvalidZipError
+from lamina.control import validation as check
+from lamina.errors import (
+    AccessDeniedException,
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    RequestEntityTooLargeException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from lamina.invoke import Invoker
+from lamina.model import LATEST, FunctionConfig, State, UpdateStatus
+from lamina.runtimes import RuntimeCatalog
+from lamina.store import DuplicateError, Store
+
+log = logging.getLogger(__name__)
+
+MAX_ZIPPED_BYTES = 52_428_800
+MAX_LIST_ITEMS = 50
+TOTAL_CODE_SIZE_LIMIT = 80_530_636_800
+UNRESERVED_CONCURRENCY = 1000
+_CREATING = ("The function is being created.", "Creating")
+
+
+@dataclass(frozen=True)
+class FunctionView:
+    """A configuration as one request sees it: which ARN to show, which tags."""
+
+    config: FunctionConfig
+    arn: str
+    tags: Mapping[str, str] | None = None
+
+
+class FunctionRegistry:
+    def __init__(
+        self,
+        store: Store,
+        code: CodeStore,
+        invoker: Invoker,
+        runtimes: RuntimeCatalog,
+        region: str,
+        account: str,
+    ) -> None:
+        self.store = store
+        self.code = code
+        self.invoker = invoker
+        self.runtimes = runtimes
+        self.region = region
+        self.account = account
+        self._settling: set[asyncio.Task[None]] = set()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, name_param: str, qualifier: str | None = None) -> FunctionView:
+        name, qualifier = self.reference(name_param, qualifier)
+        config = await self._existing(name, qualifier)
+        return FunctionView(config, self.arn(name, qualifier), config_tags(config))
+
+    async def list(
+        self, marker: str | None, max_items: int | None, version: str | None
+    ) -> tuple[list[FunctionView], str | None]:
+        if version not in (None, "ALL"):
+            raise ValidationException(
+                arns.validation_message(
+                    version, "functionVersion", "Member must satisfy enum value set: [ALL]"
+                )
+            )
+        limit = min(max_items or MAX_LIST_ITEMS, MAX_LIST_ITEMS)
+        if limit < 1:
+            raise ValidationException(
+                arns.validation_message(
+                    str(max_items), "maxItems", "Member must have value greater than or equal to 1"
+                )
+            )
+        configs = await self.store.list_functions(_decode_marker(marker), limit + 1)
+        next_marker = _encode_marker(configs[limit - 1].name) if len(configs) > limit else None
+        qualifier = LATEST if version == "ALL" else None
+        views = [FunctionView(c, self.arn(c.name, qualifier)) for c in configs[:limit]]
+        return views, next_marker
+
+    async def account_settings(self) -> dict[str, Any]:
+        count, total = await self.store.account_usage()
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": TOTAL_CODE_SIZE_LIMIT,
+                "CodeSizeUnzipped": self.code.max_unzipped_bytes,
+                "CodeSizeZipped": MAX_ZIPPED_BYTES,
+                "ConcurrentExecutions": UNRESERVED_CONCURRENCY,
+                "UnreservedConcurrentExecutions": UNRESERVED_CONCURRENCY,
+            },
+            "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
+        }
+
+    def code_path(self, sha256_hex: str) -> Path:
+        return self.code.zip_path(sha256_hex)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def create(self, body: Mapping[str, Any]) -> FunctionView:
+        name_param = body.get("FunctionName")
+        if not isinstance(name_param, str) or not name_param:
+            raise ValidationException("FunctionName is required")
+        name, qualifier = self.reference(name_param, None, max_length=140, creating=True)
+        if qualifier is not None:
+            raise ValidationException(
+                arns.validation_message(
+                    name_param,
+                    "functionName",
+                    f"Member must satisfy regular expression pattern: {arns.FUNCTION_NAME_PATTERN}",
+                )
+            )
+        _refuse_unsupported(body)
+        fields = self._settings(body, creating=True)
+        zip_bytes = _zip_from(body.get("Code"))
+        if await self.store.get_function(name) is not None:
+            raise ResourceConflictException(f"Function already exist: {name}")
+        artifact = await self._store_code(zip_bytes)
+        now = _now_ms()
+        tags = _tags(body.get("Tags"))
+        config = FunctionConfig(
+            name=name,
+            code_sha256=artifact.sha256_hex,
+            code_size=artifact.size,
+            revision_id=str(uuid.uuid4()),
+            last_modified_ms=now,
+            state=State.PENDING,
+            state_reason=_CREATING[0],
+            state_reason_code=_CREATING[1],
+            tags=tags,
+            **fields,
+        )
+        try:
+            await self.store.insert_function(config)
+        except DuplicateError as exc:
+            raise ResourceConflictException(f"Function already exist: {name}") from exc
+        self._settle_soon(name, config.revision_id)
+        return FunctionView(config, self.arn(name), tags)
+
+    async def update_code(self, name_param: str, body: Mapping[str, Any]) -> FunctionView:
+        name, _ = self.reference(name_param, None, max_length=140)
+        config = await self._updatable(name, body.get("RevisionId"))
+        if body.get("Publish"):
+            raise InvalidParameterValueException(
+                "lamina does not support publishing versions yet; "
+                "call UpdateFunctionCode without Publish."
+            )
+        if body.get("S3Bucket") or body.get("S3Key") or body.get("S3ObjectVersion"):
+            raise InvalidParameterValueException(
+                "lamina does not support code stored in Amazon S3 yet; "
+                "upload the package as ZipFile."
+            )
+        if body.get("ImageUri"):
+            raise InvalidParameterValueException("lamina does not support container images yet.")
+        zip_bytes = _zip_from({"ZipFile": body.get("ZipFile")})
+        changes: dict[str, Any] = {}
+        if "Architectures" in body:
+            changes["architectures"] = check.check_architectures(body["Architectures"])
+        artifact = await self._store_code(zip_bytes)
+        changes.update(code_sha256=artifact.sha256_hex, code_size=artifact.size)
+        if body.get("DryRun"):
+            return FunctionView(replace(config, **changes), self.arn(name), config_tags(config))
+        return await self._apply_update(config, changes)
+
+    async def update_configuration(self, name_param: str, body: Mapping[str, Any]) -> FunctionView:
+        name, _ = self.reference(name_param, None, max_length=140)
+        config = await self._updatable(name, body.get("RevisionId"))
+        _refuse_unsupported(body)
+        changes = self._settings(body, creating=False)
+        return await self._apply_update(config, changes)
+
+    async def delete(self, name_param: str, qualifier: str | None) -> None:
+        name, qualifier = self.reference(name_param, qualifier, max_length=140)
+        if qualifier == LATEST:
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        if qualifier is not None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(name, qualifier)}")
+        removed = await self.store.delete_function(name)
+        if removed is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
+        await self.invoker.retire_environments(name, None)
+
+    async def recover(self) -> None:
+        """Finish transitions a crash interrupted and drop packages nobody refers to."""
+        after: str | None = None
+        while batch := await self.store.list_functions(after, 500):
+            for config in batch:
+                if (
+                    config.state is State.PENDING
+                    or config.last_update_status is UpdateStatus.IN_PROGRESS
+                ):
+                    await self._settle(config.name, config.revision_id)
+            after = batch[-1].name
+        for sha in self.code.stored():
+            if not await self.store.code_in_use(sha):
+                await asyncio.to_thread(self.code.remove, sha)
+
+    async def close(self) -> None:
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        return arns.function_arn(self.region, self.account, name, qualifier)
+
+    def reference(
+        self,
+        name_param: str,
+        qualifier: str | None,
+        *,
+        max_length: int = 170,
+        creating: bool = False,
+    ) -> tuple[str, str | None]:
+        """(name, qualifier) from a FunctionName parameter and an optional Qualifier."""
+        ref = arns.parse_function_name(name_param, max_length=max_length)
+        if len(ref.name) > arns.MAX_NAME_LENGTH:
+            if creating:
+                raise InvalidParameterValueException(
+                    arns.validation_message(
+                        name_param,
+                        "functionName",
+                        "Member must have length less than or equal to 64",
+                    )
+                )
+            raise ResourceNotFoundException(f"Function not found: {self.arn(ref.name)}")
+        if ref.region is not None and ref.region != self.region:
+            raise ResourceNotFoundException(
+                f"Functions from '{ref.region}' are not reachable in this region ('{self.region}')"
+            )
+        if ref.account is not None and ref.account != self.account:
+            raise AccessDeniedException(
+                f"The function {name_param} belongs to account {ref.account}, not {self.account}."
+            )
+        if qualifier is not None:
+            arns.check_qualifier(qualifier)
+            if ref.qualifier is not None and ref.qualifier != qualifier:
+                raise InvalidParameterValueException(
+                    "The derived qualifier from the function name does not match the specified "
+                    "qualifier."
+                )
+        return ref.name, qualifier if qualifier is not None else ref.qualifier
+
+    async def _existing(self, name: str, qualifier: str | None) -> FunctionConfig:
+        config = await self.store.get_function(name)
+        if config is None or qualifier not in (None, LATEST):
+            raise ResourceNotFoundException(f"Function not found: {self.arn(name, qualifier)}")
+        return config
+
+    async def _updatable(self, name: str, revision_id: object) -> FunctionConfig:
+        config = await self._existing(name, None)
+        if revision_id is not None and revision_id != config.revision_id:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        if config.last_update_status is UpdateStatus.IN_PROGRESS or config.state is State.PENDING:
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {self.arn(name)}"
+            )
+        return config
+
+    def _settings(self, body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+        """FunctionConfig fields from the request members that were given, each checked."""
+        fields: dict[str, Any] = {}
+        if creating or "Runtime" in body:
+            fields["runtime"] = check.check_runtime(body.get("Runtime"), self.runtimes)
+        if creating or "Role" in body:
+            fields["role"] = check.check_role(body.get("Role"))
+        if creating or "Handler" in body:
+            fields["handler"] = check.check_handler(body.get("Handler"))
+        simple = {
+            "Description": ("description", check.check_description),
+            "Timeout": ("timeout_s", check.check_timeout),
+            "MemorySize": ("memory_mb", check.check_memory),
+            "EphemeralStorage": ("ephemeral_storage_mb", check.check_ephemeral_storage),
+            "Environment": ("environment", check.check_environment),
+            "Architectures": ("architectures", check.check_architectures),
+            "TracingConfig": ("tracing_mode", check.check_tracing),
+        }
+        for member, (field, checker) in simple.items():
+            if body.get(member) is not None:
+                fields[field] = checker(body[member])
+        if not creating and "Architectures" in fields:
+            raise InvalidParameterValueException(
+                "Architectures can only be changed with UpdateFunctionCode."
+            )
+        if body.get("LoggingConfig") is not None:
+            fields.update(check.check_logging(body["LoggingConfig"]))
+        if body.get("KMSKeyArn") is not None:
+            fields["kms_key_arn"] = str(body["KMSKeyArn"]) or None
+        return fields
+
+    async def _store_code(self, zip_bytes: bytes) -> CodeArtifact:
+        try:
+            return await asyncio.to_thread(self.code.put, zip_bytes)
+        except InvalidZipError as exc:
+            message = str(exc)
+            if message.startswith("Unzipped size"):
+                raise InvalidParameterValueException(message) from exc
+            raise InvalidParameterValueException(
+                "Could not unzip uploaded file. Please check your file, then try to upload again. "
+                f"({message})"
+            ) from exc
+
+    async def _apply_update(self, config: FunctionConfig, changes: dict[str, Any]) -> FunctionView:
+        updated = replace(
+            config,
+            **changes,
+            revision_id=str(uuid.uuid4()),
+            last_modified_ms=_now_ms(),
+            last_update_status=UpdateStatus.IN_PROGRESS,
+            last_update_status_reason=_CREATING[0],
+            last_update_status_reason_code=_CREATING[1],
+        )
+        if not await self.store.replace_function(updated, config.revision_id):
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {self.arn(config.name)}"
+            )
+        self._settle_soon(config.name, updated.revision_id)
+        return FunctionView(updated, self.arn(config.name), config_tags(updated))
+
+    def _settle_soon(self, name: str, revision_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(name, revision_id))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, name: str, revision_id: str) -> None:
+        """Finish a creation or an update: Active / Successful, with a new RevisionId."""
+        config = await self.store.get_function(name)
+        if config is None or config.revision_id != revision_id:
+            return
+        settled = replace(
+            config,
+            state=State.ACTIVE,
+            state_reason=None,
+            state_reason_code=None,
+            last_update_status=UpdateStatus.SUCCESSFUL,
+            last_update_status_reason=None,
+            last_update_status_reason_code=None,
+            revision_id=str(uuid.uuid4()),
+        )
+        if await self.store.replace_function(settled, revision_id):
+            await self.invoker.retire_environments(name, settled)
+
+
+def config_tags(config: FunctionConfig) -> Mapping[str, str] | None:
+    return config.tags or None
+
+
+def _tags(value: object) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValidationException("Tags must map strings to strings")
+    if len(value) > 50:
+        raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+    return dict(value) or None
+
+
+def _zip_from(code: object) -> bytes:
+    if not isinstance(code, Mapping):
+        raise InvalidParameterValueException("Code is required: provide the package as ZipFile.")
+    if code.get("S3Bucket") or code.get("S3Key"):
+        raise InvalidParameterValueException(
+            "lamina does not support code stored in Amazon S3 yet; upload the package as ZipFile."
+        )
+    if code.get("ImageUri"):
+        raise InvalidParameterValueException("lamina does not support container images yet.")
+    encoded = code.get("ZipFile")
+    if not isinstance(encoded, str) or not encoded:
+        raise InvalidParameterValueException("Please provide a source for function code.")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidParameterValueException(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from exc
+    if len(data) > MAX_ZIPPED_BYTES:
+        raise RequestEntityTooLargeException(
+            f"Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes"
+        )
+    return data
+
+
+_UNSUPPORTED = {
+    "Layers": "layers",
+    "DeadLetterConfig": "dead-letter queues",
+    "FileSystemConfigs": "file systems",
+    "ImageConfig": "container images",
+    "CodeSigningConfigArn": "code signing",
+}
+
+
+def _refuse_unsupported(body: Mapping[str, Any]) -> None:
+    """Refuse, loudly, settings lamina would otherwise have to ignore."""
+    for member, feature in _UNSUPPORTED.items():
+        value = body.get(member)
+        if value and not (isinstance(value, Mapping) and not any(value.values())):
+            raise InvalidParameterValueException(
+                f"lamina does not support {feature} ({member}) yet."
+            )
+    if body.get("PackageType") not in (None, "Zip"):
+        raise InvalidParameterValueException("lamina does not support container images yet.")
+    if body.get("Publish"):
+        raise InvalidParameterValueException(
+            "lamina does not support publishing versions yet; create the function without Publish."
+        )
+    vpc = body.get("VpcConfig")
+    if isinstance(vpc, Mapping) and (vpc.get("SubnetIds") or vpc.get("SecurityGroupIds")):
+        raise InvalidParameterValueException("lamina does not support VPC configuration yet.")
+    snap = body.get("SnapStart")
+    if isinstance(snap, Mapping) and snap.get("ApplyOn") not in (None, "None"):
+        raise InvalidParameterValueException("lamina does not support SnapStart yet.")
+
+
+def _encode_marker(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_marker(marker: str | None) -> str | None:
+    if not marker:
+        return None
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameterValueException(f"Invalid marker: {marker}") from exc
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

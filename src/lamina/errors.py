@@ -1,0 +1,123 @@
+"""The one error hierarchy of lamina.
+
+Errors that reach a client are named exactly as AWS names them on the wire, because that
+name is what boto3 and the AWS CLI show the user::
+
+    LaminaError                      status, error_type, message; rendered by api/errors.py
+    ├── InvalidParameterValueException   400
+    ├── ValidationException              400  (body carries only the message)
+    ├── InvalidRequestContentException   400
+    ├── AccessDeniedException            403
+    ├── ResourceNotFoundException        404  (body key "Message", capitalised as AWS does)
+    ├── UnknownOperationException        404
+    ├── ResourceConflictException        409
+    ├── PreconditionFailedException      412
+    ├── RequestEntityTooLargeException   413
+    ├── UnsupportedMediaTypeException    415
+    ├── TooManyRequestsException         429
+    ├── ServiceException                 500
+    └── NotImplementedException          501  (an operation of the model lamina lacks)
+
+Internal errors that never travel on the wire end in ``Error`` and derive from
+``InternalError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LaminaError(Exception):
+    """An error with an AWS wire type and HTTP status."""
+
+    status: ClassVar[int] = 500
+    message_key: ClassVar[str] = "message"
+    user_type: ClassVar[str | None] = "User"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    @property
+    def error_type(self) -> str:
+        return type(self).__name__
+
+    def body(self) -> dict[str, Any]:
+        """The JSON document AWS sends for this error."""
+        doc: dict[str, Any] = {}
+        if self.user_type is not None:
+            doc["Type"] = self.user_type
+        doc[self.message_key] = self.message
+        doc.update(self.extra)
+        return doc
+
+
+class InvalidParameterValueException(LaminaError):
+    status = 400
+
+
+class ValidationException(LaminaError):
+    status = 400
+    user_type = None
+
+
+class InvalidRequestContentException(LaminaError):
+    status = 400
+
+
+class AccessDeniedException(LaminaError):
+    status = 403
+    message_key = "Message"
+
+
+class ResourceNotFoundException(LaminaError):
+    status = 404
+    message_key = "Message"
+
+
+class UnknownOperationException(LaminaError):
+    status = 404
+    user_type = None
+
+
+class ResourceConflictException(LaminaError):
+    status = 409
+
+
+class PreconditionFailedException(LaminaError):
+    status = 412
+
+
+class RequestEntityTooLargeException(LaminaError):
+    status = 413
+
+
+class UnsupportedMediaTypeException(LaminaError):
+    status = 415
+
+
+class TooManyRequestsException(LaminaError):
+    status = 429
+
+
+class ServiceException(LaminaError):
+    status = 500
+    user_type = "Service"
+
+
+class NotImplementedException(LaminaError):
+    status = 501
+    user_type = None
+
+
+class InternalError(Exception):
+    """Base of errors that stay inside lamina."""
+
+
+class SandboxError(InternalError):
+    """An execution environment could not be created or has failed."""
+
+
+class EnvironmentGoneError(InternalError):
+    """An execution environment died or was destroyed while it was being used."""

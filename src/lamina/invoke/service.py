@@ -1,0 +1,148 @@
+"""Invoker: the path of every invocation, from a parsed request to its result.
+
+resolve (name, qualifier → configuration) → acquire an environment (warm, or a cold start) →
+run → release → shape the result (status, function error, log tail). ``Event`` invocations are
+accepted and run in the background; their durable queue comes with the async issue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+
+from lamina import arns
+from lamina.errors import (
+    ResourceConflictException,
+    ResourceNotFoundException,
+    SandboxError,
+    ServiceException,
+)
+from lamina.model import (
+    LATEST,
+    Execution,
+    FunctionConfig,
+    InvocationType,
+    InvokeRequest,
+    InvokeResult,
+    State,
+)
+from lamina.pool import EnvironmentPool, Invocation, Launcher
+from lamina.store import Store
+
+log = logging.getLogger(__name__)
+
+TAIL_BYTES = 4096
+_PENDING_POLL_S = 0.005
+_PENDING_WAIT_S = 10.0
+
+
+class Invoker:
+    def __init__(
+        self, store: Store, pool: EnvironmentPool, launcher: Launcher, region: str, account: str
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.launcher = launcher
+        self.region = region
+        self.account = account
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def invoke(self, request: InvokeRequest) -> InvokeResult:
+        config = await self.resolve(request.function_name, request.qualifier)
+        if request.invocation_type is InvocationType.DRY_RUN:
+            return InvokeResult(request.request_id, 204)
+        if request.invocation_type is InvocationType.EVENT:
+            self._run_in_background(config, request)
+            return InvokeResult(request.request_id, 202)
+        execution = await self.run(config, request)
+        return self._result(request, config, execution)
+
+    async def resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The configuration that runs for (name, qualifier), once the function is ready."""
+        config = await self.store.get_function(name)
+        if config is None or (qualifier is not None and qualifier != LATEST):
+            arn = arns.function_arn(self.region, self.account, name, qualifier)
+            raise ResourceNotFoundException(f"Function not found: {arn}")
+        waited = 0.0
+        while config.state is State.PENDING and waited < _PENDING_WAIT_S:
+            await asyncio.sleep(_PENDING_POLL_S)
+            waited += _PENDING_POLL_S
+            fresh = await self.store.get_function(name)
+            if fresh is None:
+                arn = arns.function_arn(self.region, self.account, name, qualifier)
+                raise ResourceNotFoundException(f"Function not found: {arn}")
+            config = fresh
+        if config.state is not State.ACTIVE:
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. The function is currently in "
+                f"the following state: {config.state.value}"
+            )
+        return config
+
+    async def run(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
+        key = config.runtime_fingerprint()
+        try:
+            env = await self.pool.acquire(
+                config.name, key, lambda: self.launcher.start(config, key)
+            )
+        except SandboxError as exc:
+            log.error("cannot start an environment for %s: %s", config.name, exc)
+            raise ServiceException(
+                f"Lambda could not start an execution environment: {exc}"
+            ) from exc
+        try:
+            return await env.invoke(self._invocation(config, request))
+        finally:
+            await self.pool.release(config.name, env)
+
+    async def retire_environments(self, function_name: str, keep: FunctionConfig | None) -> None:
+        """Stop reusing environments built from an older configuration of the function."""
+        await self.pool.retire(function_name, keep.runtime_fingerprint() if keep else None)
+
+    async def close(self) -> None:
+        """Let background invocations finish, then stop every environment."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.pool.close()
+
+    def _invocation(self, config: FunctionConfig, request: InvokeRequest) -> Invocation:
+        return Invocation(
+            request_id=request.request_id,
+            version=config.version,
+            invoked_function_arn=arns.function_arn(
+                self.region, self.account, config.name, request.qualifier
+            ),
+            payload=request.payload or b"{}",
+            timeout_s=float(config.timeout_s),
+            client_context=request.client_context,
+        )
+
+    def _result(
+        self, request: InvokeRequest, config: FunctionConfig, execution: Execution
+    ) -> InvokeResult:
+        tail = None
+        if request.tail_log:
+            text = "".join(line + "\n" for line in execution.log).encode()
+            tail = base64.b64encode(text[-TAIL_BYTES:])
+        return InvokeResult(
+            request_id=request.request_id,
+            status=200,
+            payload=execution.payload,
+            function_error="Unhandled" if execution.error_type else None,
+            executed_version=config.version,
+            log_tail=tail,
+        )
+
+    def _run_in_background(self, config: FunctionConfig, request: InvokeRequest) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_event(config, request))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_event(self, config: FunctionConfig, request: InvokeRequest) -> None:
+        try:
+            await self.run(config, request)
+        except Exception:
+            log.exception(
+                "asynchronous invocation %s of %s failed", request.request_id, config.name
+            )

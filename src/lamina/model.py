@@ -1,0 +1,150 @@
+"""Typed values that cross layers: function configurations, invocation requests and results.
+
+Field names are snake_case forms of botocore's shape names, so mapping to and from the wire
+is mechanical (see api/shapes.py).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+class State(enum.StrEnum):
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    FAILED = "Failed"
+
+
+class UpdateStatus(enum.StrEnum):
+    IN_PROGRESS = "InProgress"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+
+
+class InvocationType(enum.StrEnum):
+    REQUEST_RESPONSE = "RequestResponse"
+    EVENT = "Event"
+    DRY_RUN = "DryRun"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One function's configuration as stored; the source of every API view of it."""
+
+    name: str
+    runtime: str
+    role: str
+    handler: str
+    code_sha256: str
+    """Hex SHA-256 of the deployment zip (the wire shows it base64-encoded)."""
+    code_size: int
+    revision_id: str
+    last_modified_ms: int
+    description: str = ""
+    timeout_s: int = 3
+    memory_mb: int = 128
+    environment: dict[str, str] | None = None
+    architectures: tuple[str, ...] = ("x86_64",)
+    ephemeral_storage_mb: int = 512
+    tracing_mode: str = "PassThrough"
+    log_format: str = "Text"
+    log_group: str | None = None
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    kms_key_arn: str | None = None
+    tags: dict[str, str] | None = None
+    version: str = LATEST
+    state: State = State.PENDING
+    state_reason: str | None = "The function is being created."
+    state_reason_code: str | None = "Creating"
+    last_update_status: UpdateStatus | None = None
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
+
+    @property
+    def log_group_name(self) -> str:
+        return self.log_group or f"/aws/lambda/{self.name}"
+
+    def runtime_fingerprint(self) -> str:
+        """A digest of everything an execution environment is built from.
+
+        Warm environments are reused only while this is unchanged; any change of code or
+        configuration that an environment sees (handler, memory, environment variables …)
+        gives new environments.
+        """
+        parts = [
+            self.code_sha256,
+            self.runtime,
+            self.handler,
+            str(self.timeout_s),
+            str(self.memory_mb),
+            str(self.ephemeral_storage_mb),
+            json.dumps(self.environment or {}, sort_keys=True),
+            self.log_group_name,
+            self.log_format,
+            self.version,
+        ]
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-safe dict for storage."""
+        record = asdict(self)
+        record["architectures"] = list(self.architectures)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> FunctionConfig:
+        values = dict(record)
+        values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
+        values["state"] = State(values["state"])
+        if values.get("last_update_status") is not None:
+            values["last_update_status"] = UpdateStatus(values["last_update_status"])
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    """A parsed Invoke call, free of HTTP."""
+
+    function_name: str
+    qualifier: str | None
+    payload: bytes
+    invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE
+    tail_log: bool = False
+    client_context: str | None = None
+    """The decoded JSON text of the ``X-Amz-Client-Context`` header."""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What one invocation produced; a function error is data, not an exception."""
+
+    request_id: str
+    status: int
+    payload: bytes = b""
+    function_error: str | None = None
+    executed_version: str | None = None
+    log_tail: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What ran inside an environment, as measured by it: the basis of REPORT lines and bills."""
+
+    payload: bytes
+    error_type: str | None = None
+    duration_ms: float = 0.0
+    init_duration_ms: float | None = None
+    max_memory_mb: int = 0
+    status: str | None = None
+    """``timeout``, ``error`` or None, as the REPORT line's ``Status`` field."""
+    log: list[str] = field(default_factory=list)

@@ -1,0 +1,315 @@
+"""One execution environment: a sandbox running a managed runtime, one invocation at a time.
+
+The environment owns its sandbox's control socket and output pipe. It turns the runtime's frames
+into Executions, writes the platform's log lines (INIT_START, START, END, REPORT) around the
+function's own output into its log stream, enforces the timeout, and converts every way a
+sandbox can die (timeout, exit, crash, protocol violation) into the error AWS reports. After any
+such failure the environment is dead and answers no more invocations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from lamina.billing import billed_duration_ms
+from lamina.errors import EnvironmentGoneError
+from lamina.model import Execution
+from lamina.runtime import protocol
+from lamina.sandbox import Sandbox
+from lamina.telemetry import LogStore, lines
+
+MAX_RESPONSE_BYTES = 6_291_556
+_FRAME_LIMIT = MAX_RESPONSE_BYTES + 64 * 1024
+_TAIL_KEEP_BYTES = 8 * 1024
+_MAX_LINE_BYTES = 256 * 1024
+_EXIT_GRACE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    version: str
+    invoked_function_arn: str
+    payload: bytes
+    timeout_s: float
+    client_context: str | None = None
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    store: LogStore
+    group: str
+    stream: str
+
+
+class Environment:
+    def __init__(self, sandbox: Sandbox, key: str, memory_mb: int, log: LogTarget) -> None:
+        self.id = sandbox.id
+        self.key = key
+        self.sandbox = sandbox
+        self.memory_mb = memory_mb
+        self.log = log
+        self.alive = True
+        self.busy = False
+        self.last_used = time.monotonic()
+        self.init_duration_ms: float | None = None
+        self._loop = asyncio.get_running_loop()
+        self._frames = protocol.FrameReader(max_frame=_FRAME_LIMIT)
+        self._waiter: asyncio.Future[tuple[int, dict[str, object], bytes]] | None = None
+        self._init_failure: tuple[str, bytes] | None = None
+        self._first_invocation = True
+        self._max_rss_kb = 0
+        self._partial = bytearray()
+        self._capture: deque[str] | None = None
+        self._capture_bytes = 0
+        self._loop.add_reader(sandbox.control.fileno(), self._on_control)
+        self._loop.add_reader(sandbox.output_fd, self._on_output)
+        sandbox.exited.add_done_callback(self._on_exited)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def wait_ready(self, started_at: float, timeout_s: float) -> None:
+        """Wait for the runtime's init to finish; a failed init is kept for the first invoke."""
+        self._waiter = self._loop.create_future()
+        try:
+            kind, _header, body = await asyncio.wait_for(self._waiter, timeout_s)
+        except TimeoutError:
+            self._init_failure = ("Sandbox.Timedout", b"")
+            await self.destroy()
+        except EnvironmentGoneError as gone:
+            self._init_failure = ("Runtime.ExitError", str(gone).encode())
+        else:
+            if kind == protocol.INIT_ERROR:
+                error_type = _error_type(body)
+                self._init_failure = (error_type, body)
+        self.init_duration_ms = (time.perf_counter() - started_at) * 1000
+        if self._init_failure is not None:
+            self._emit(lines.init_report(self.init_duration_ms, self._init_failure[0]))
+
+    async def destroy(self) -> None:
+        """Stop the environment for good. Safe to call twice."""
+        if not self.alive and self.sandbox.exited.done():
+            await self.sandbox.destroy()
+            return
+        self.alive = False
+        self._stop_reading()
+        await self.sandbox.destroy()
+
+    # -- invocation ------------------------------------------------------------------------
+
+    async def invoke(self, invocation: Invocation) -> Execution:
+        """Run one invocation and write its log lines; never raises for the function's faults."""
+        self._capture, self._capture_bytes = deque(), 0
+        self._emit(lines.start(invocation.request_id, invocation.version))
+        init_ms = self.init_duration_ms if self._first_invocation else None
+        self._first_invocation = False
+        started = time.perf_counter()
+        outcome = (
+            self._init_failure_payload(invocation)
+            if self._init_failure is not None
+            else await self._exchange(invocation)
+        )
+        payload, error_type, status = outcome
+        duration_ms = (time.perf_counter() - started) * 1000
+        if status == "timeout":
+            duration_ms = invocation.timeout_s * 1000
+        self._drain_output()
+        self._flush_partial_line()
+        self._emit(lines.end(invocation.request_id))
+        max_memory_mb = math.ceil(self._max_rss_kb / 1024)
+        self._emit(
+            lines.report(
+                invocation.request_id,
+                duration_ms=duration_ms,
+                billed_ms=billed_duration_ms(duration_ms, init_ms),
+                memory_mb=self.memory_mb,
+                max_memory_mb=max_memory_mb,
+                init_duration_ms=init_ms,
+                status=None if status == "handled" else status,
+                error_type=error_type if status == "error" else None,
+            )
+        )
+        log, self._capture = list(self._capture), None
+        self.last_used = time.monotonic()
+        broken = status in ("timeout", "error")
+        if broken or self._init_failure is not None:
+            await self.destroy()
+        return Execution(
+            payload=payload,
+            error_type=error_type,
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            max_memory_mb=max_memory_mb,
+            status=None if status == "handled" else status,
+            log=log,
+        )
+
+    async def _exchange(self, invocation: Invocation) -> tuple[bytes, str | None, str | None]:
+        """Send the event and wait for the outcome: (payload, error type, REPORT status)."""
+        header = {
+            "request_id": invocation.request_id,
+            "deadline_ms": int(time.time() * 1000 + invocation.timeout_s * 1000),
+            "invoked_function_arn": invocation.invoked_function_arn,
+            "client_context": invocation.client_context,
+            "trace_id": invocation.trace_id,
+        }
+        self._waiter = self._loop.create_future()
+        try:
+            await self._loop.sock_sendall(
+                self.sandbox.control, protocol.encode(protocol.INVOKE, header, invocation.payload)
+            )
+            kind, reply, body = await asyncio.wait_for(self._waiter, invocation.timeout_s)
+        except TimeoutError:
+            self.sandbox.kill()
+            self._emit(lines.timed_out(invocation.request_id, invocation.timeout_s))
+            return _timeout_error(invocation), "Sandbox.Timedout", "timeout"
+        except (EnvironmentGoneError, OSError) as gone:
+            return self._exit_error(invocation.request_id, gone), "Runtime.ExitError", "error"
+        self._max_rss_kb = max(self._max_rss_kb, _int(reply.get("max_rss_kb")))
+        if kind == protocol.RESPONSE:
+            return body, None, None
+        return body, str(reply.get("error_type") or _error_type(body)), "handled"
+
+    def _init_failure_payload(self, invocation: Invocation) -> tuple[bytes, str | None, str | None]:
+        assert self._init_failure is not None
+        error_type, body = self._init_failure
+        if error_type == "Sandbox.Timedout":
+            return _timeout_error(invocation), error_type, "timeout"
+        if error_type == "Runtime.ExitError":
+            reason = body.decode() or "Runtime exited without providing a reason"
+            message = f"RequestId: {invocation.request_id} Error: {reason}"
+            self._emit(f"{message}\n{error_type}")
+            return _error_doc(message, error_type), error_type, "error"
+        return body, error_type, "error"
+
+    def _exit_error(self, request_id: str, gone: Exception) -> bytes:
+        reason = str(gone) if isinstance(gone, EnvironmentGoneError) else "Runtime exited"
+        message = f"RequestId: {request_id} Error: {reason}"
+        self._emit(f"{message}\nRuntime.ExitError")
+        return _error_doc(message, "Runtime.ExitError")
+
+    # -- channel and output ----------------------------------------------------------------
+
+    def _on_control(self) -> None:
+        try:
+            data = self.sandbox.control.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._loop.remove_reader(self.sandbox.control.fileno())
+            self._loop.call_later(_EXIT_GRACE_S, self.sandbox.kill)
+            return
+        try:
+            frames = self._frames.feed(data)
+        except protocol.ProtocolError:
+            self.sandbox.kill()
+            return
+        for frame in frames:
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(frame)
+
+    def _on_exited(self, exited: asyncio.Future[int]) -> None:
+        self.alive = False
+        status = exited.result()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(EnvironmentGoneError(_exit_reason(status)))
+
+    def _on_output(self) -> None:
+        self._drain_output()
+
+    def _drain_output(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.sandbox.output_fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(self.sandbox.output_fd)
+                return
+            self._take_output(chunk)
+
+    def _take_output(self, chunk: bytes) -> None:
+        self._partial += chunk
+        while True:
+            end = self._partial.find(b"\n")
+            if end < 0:
+                if len(self._partial) > _MAX_LINE_BYTES:
+                    self._flush_partial_line()
+                return
+            line = bytes(self._partial[:end])
+            del self._partial[: end + 1]
+            self._emit(_text(line))
+
+    def _flush_partial_line(self) -> None:
+        if self._partial:
+            line, self._partial = bytes(self._partial), bytearray()
+            self._emit(_text(line))
+
+    def _emit(self, line: str) -> None:
+        self.log.store.append(self.log.group, self.log.stream, int(time.time() * 1000), line)
+        if self._capture is not None:
+            self._capture.append(line)
+            self._capture_bytes += len(line) + 1
+            while self._capture_bytes > _TAIL_KEEP_BYTES and len(self._capture) > 1:
+                self._capture_bytes -= len(self._capture.popleft()) + 1
+
+    def _stop_reading(self) -> None:
+        self._drain_output()
+        self._flush_partial_line()
+        for fd in (self.sandbox.control.fileno(), self.sandbox.output_fd):
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(fd)
+
+
+def _text(line: bytes) -> str:
+    return line.decode("utf-8", errors="replace").replace("\r", "\n")
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _error_type(body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "Unhandled"
+    return str(doc.get("errorType") or "Unhandled") if isinstance(doc, dict) else "Unhandled"
+
+
+def _error_doc(message: str, error_type: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+
+
+def _timeout_error(invocation: Invocation) -> bytes:
+    message = (
+        f"RequestId: {invocation.request_id} Error: "
+        f"Task timed out after {invocation.timeout_s:.2f} seconds"
+    )
+    return _error_doc(message, "Sandbox.Timedout")
+
+
+def _exit_reason(status: int) -> str:
+    if status == 0:
+        return "Runtime exited without providing a reason"
+    if status < 0:
+        return f"Runtime exited with error: signal: {_signal_name(-status)}"
+    return f"Runtime exited with error: exit status {status}"
+
+
+def _signal_name(number: int) -> str:
+    names = {9: "killed", 11: "segmentation fault", 6: "aborted", 15: "terminated"}
+    return names.get(number, f"signal {number}")

@@ -1,0 +1,117 @@
+"""Starting a new execution environment for a function: the cold-start path.
+
+Builds the sandbox specification from the function's configuration (interpreter, bootstrap,
+the environment variables AWS sets, the user's variables) and waits for the runtime's init.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+
+from lamina import arns
+from lamina.errors import SandboxError
+from lamina.model import FunctionConfig
+from lamina.pool.environment import Environment, LogTarget
+from lamina.runtimes import RuntimeCatalog
+from lamina.sandbox import SandboxBackend, SandboxSpec
+from lamina.telemetry import LogStore, lines
+
+INIT_TIMEOUT_S = 10.0
+"""AWS gives the init phase ten seconds; lamina allows the function's timeout if that is longer."""
+
+_BASE_PATH = "/usr/local/bin:/usr/bin:/bin:/opt/bin"
+
+
+class Launcher:
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        runtimes: RuntimeCatalog,
+        code_root: Callable[[str], Path],
+        logs: LogStore,
+        region: str,
+        pycache_dir: Path,
+        sdk_path: Path | None = None,
+    ) -> None:
+        self.backend = backend
+        self.runtimes = runtimes
+        self.code_root = code_root
+        self.logs = logs
+        self.region = region
+        self.pycache_dir = pycache_dir
+        self.sdk_path = sdk_path
+        self.runtime_dir = Path(str(resources.files("lamina.runtime")))
+
+    async def start(self, config: FunctionConfig, key: str) -> Environment:
+        """Create a sandbox for ``config`` and wait until its init has finished."""
+        runtime = self.runtimes.get(config.runtime)
+        if runtime is None:
+            raise SandboxError(f"runtime {config.runtime} is not available on this host")
+        environment_id = uuid.uuid4().hex
+        stream = lines.stream_name(config.version, environment_id)
+        log = LogTarget(self.logs, config.log_group_name, stream)
+        version_arn = arns.runtime_version_arn(self.region, runtime.version_digest)
+        log.store.append(
+            log.group, stream, _now_ms(), lines.init_start(config.runtime, version_arn)
+        )
+        task_root = self.code_root(config.code_sha256)
+        spec = SandboxSpec(
+            environment_id=environment_id,
+            argv=(
+                str(runtime.interpreter),
+                "-s",
+                "-X",
+                f"pycache_prefix={self.pycache_dir}",
+                str(self.runtime_dir / "python" / "bootstrap.py"),
+            ),
+            env=self.environment_variables(config, stream, task_root, runtime.interpreter.parent),
+            cwd=task_root,
+            memory_mb=config.memory_mb,
+            ephemeral_storage_mb=config.ephemeral_storage_mb,
+        )
+        started = time.perf_counter()
+        sandbox = await self.backend.create(spec)
+        env = Environment(sandbox, key, config.memory_mb, log)
+        await env.wait_ready(started, max(INIT_TIMEOUT_S, float(config.timeout_s)))
+        return env
+
+    def environment_variables(
+        self, config: FunctionConfig, stream: str, task_root: Path, interpreter_dir: Path
+    ) -> dict[str, str]:
+        """The variables AWS sets in a Python environment, then the user's own."""
+        env: dict[str, str] = {
+            "PATH": f"{interpreter_dir}:{_BASE_PATH}",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "LAMBDA_RUNTIME_DIR": str(self.runtime_dir),
+            "_HANDLER": config.handler,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": config.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        }
+        if config.application_log_level and config.log_format == "JSON":
+            env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level
+        if self.sdk_path is not None:
+            env["_LAMINA_SDK_PATH"] = str(self.sdk_path)
+        env.update(_user_variables(config.environment))
+        return env
+
+
+def _user_variables(variables: Mapping[str, str] | None) -> Mapping[str, str]:
+    return variables or {}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

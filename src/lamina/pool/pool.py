@@ -1,0 +1,118 @@
+"""Warm execution environments, kept per function configuration and reused most-recent-first.
+
+An environment serves one invocation at a time; concurrent invocations of one function get
+separate environments. Idle environments are kept for ``idle_timeout_s`` after their last use
+and then destroyed by the reaper. When a function changes or is deleted, its environments are
+retired: idle ones at once, busy ones as soon as their invocation ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+from lamina.pool.environment import Environment
+
+
+class EnvironmentPool:
+    def __init__(self, idle_timeout_s: float) -> None:
+        self.idle_timeout_s = idle_timeout_s
+        self._idle: dict[str, list[Environment]] = {}
+        self._live: dict[str, set[Environment]] = {}
+        """Every live environment by function name, busy or idle."""
+        self._current_key: dict[str, str] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+
+    async def acquire(
+        self, function_name: str, key: str, start: Callable[[], Awaitable[Environment]]
+    ) -> Environment:
+        """A warm environment for ``key`` if one is idle, else a new one from ``start``."""
+        self._current_key[function_name] = key
+        stack = self._idle.get(key)
+        while stack:
+            env = stack.pop()
+            if env.alive:
+                env.busy = True
+                return env
+            self._forget(function_name, env)
+        env = await start()
+        env.busy = True
+        self._live.setdefault(function_name, set()).add(env)
+        return env
+
+    async def release(self, function_name: str, env: Environment) -> None:
+        """Return an environment after its invocation; a dead or retired one is destroyed."""
+        env.busy = False
+        current = self._current_key.get(function_name) == env.key
+        if env.alive and current and not self._closing:
+            self._idle.setdefault(env.key, []).append(env)
+            return
+        self._forget(function_name, env)
+        await env.destroy()
+
+    async def retire(self, function_name: str, keep_key: str | None = None) -> None:
+        """Destroy the function's idle environments whose key is not ``keep_key``.
+
+        Busy ones are destroyed when released, since their key is no longer current.
+        """
+        if keep_key is None:
+            self._current_key.pop(function_name, None)
+        else:
+            self._current_key[function_name] = keep_key
+        doomed = [
+            env
+            for env in self._live.get(function_name, set())
+            if not env.busy and env.key != keep_key
+        ]
+        for env in doomed:
+            self._forget(function_name, env)
+        await asyncio.gather(*(env.destroy() for env in doomed))
+
+    def count(self, function_name: str | None = None) -> int:
+        if function_name is not None:
+            return len(self._live.get(function_name, ()))
+        return sum(len(envs) for envs in self._live.values())
+
+    async def close(self) -> None:
+        """Destroy every environment; busy ones are destroyed when released."""
+        self._closing = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        everything = [env for envs in self._live.values() for env in envs]
+        self._idle.clear()
+        self._live.clear()
+        await asyncio.gather(*(env.destroy() for env in everything), return_exceptions=True)
+
+    def _forget(self, function_name: str, env: Environment) -> None:
+        self._live.get(function_name, set()).discard(env)
+        stack = self._idle.get(env.key)
+        if stack and env in stack:
+            stack.remove(env)
+
+    async def _reap_forever(self) -> None:
+        interval = min(max(self.idle_timeout_s / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            await self.reap()
+
+    async def reap(self) -> None:
+        """Destroy environments idle for longer than the keep-alive, and dead ones."""
+        deadline = time.monotonic() - self.idle_timeout_s
+        doomed: list[tuple[str, Environment]] = []
+        for name, envs in self._live.items():
+            doomed.extend(
+                (name, env)
+                for env in envs
+                if not env.busy and (not env.alive or env.last_used < deadline)
+            )
+        for name, env in doomed:
+            self._forget(name, env)
+        await asyncio.gather(*(env.destroy() for _, env in doomed), return_exceptions=True)

@@ -1,0 +1,394 @@
+"""The managed Python runtime: runs inside an execution environment on the function's interpreter.
+
+It imports the handler once (the init phase), reports READY or INIT_ERROR to the host over the
+control socket, then serves one invocation at a time: build the ``context`` object, call the
+handler, marshal its result, report RESPONSE or ERROR. Errors, log lines and the context follow
+what AWS's own runtime interface client produces, so code behaves here as it does on Lambda.
+
+Standard library only; must run on Python 3.9 and later. Started as
+``python -s bootstrap.py`` with the control socket's descriptor in ``_LAMINA_CONTROL_FD``.
+"""
+
+import decimal
+import importlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+
+RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_RESPONSE_BYTES = 6291556
+ERROR_LOG_INDENT = "\u00a0"  # AWS indents traceback lines in logs with NO-BREAK SPACE
+ERROR_LOG_LINE_SEPARATOR = "\r"  # joins a multi-line error into one log event
+
+
+def _load_protocol():
+    """Import the shared wire format under a private name, clear of the user's module names."""
+    path = os.path.join(RUNTIME_DIR, "protocol.py")
+    spec = importlib.util.spec_from_file_location("_lamina_protocol", path)
+    if spec is None or spec.loader is None:
+        raise ImportError("cannot load the lamina runtime protocol from " + path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+protocol = _load_protocol()
+
+
+class FaultException(Exception):
+    IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
+    BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
+    MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+    USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
+    HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+    MARSHAL_ERROR = "Runtime.MarshalError"
+    RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
+
+    def __init__(self, exception_type, msg, trace=None):
+        super().__init__(msg)
+        self.exception_type = exception_type
+        self.msg = msg
+        self.trace = trace
+
+
+def make_error(message, error_type, stack_trace, request_id=None):
+    return {
+        "errorMessage": message or "",
+        "errorType": error_type or "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": stack_trace or [],
+    }
+
+
+def fault_result(exc_info, request_id=None):
+    """The error document for an exception, without the runtime's own frames."""
+    etype, value, tb = exc_info
+    frames = [(f.filename, f.lineno or 0, f.name, f.line) for f in traceback.extract_tb(tb)]
+    for i, frame in enumerate(frames):
+        if "/bootstrap.py" not in frame[0]:
+            frames = frames[i:]
+            break
+    else:
+        frames = []
+    return make_error(str(value), etype.__name__, traceback.format_list(frames), request_id)
+
+
+def log_error(error):
+    """Write an error as AWS does: one log event, traceback lines indented with U+00A0."""
+    description = "[ERROR]"
+    if error.get("errorType"):
+        description += " " + error["errorType"]
+    if error.get("errorMessage"):
+        description += (":" if error.get("errorType") else "") + " " + error["errorMessage"]
+    lines = [description]
+    stack = error.get("stackTrace")
+    if stack is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in stack:
+            for line in element.splitlines() or [""]:
+                stripped = line.lstrip(" ")
+                lines.append(ERROR_LOG_INDENT * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write(ERROR_LOG_LINE_SEPARATOR.join(lines) + "\n")
+
+
+def load_handler(handler):
+    """Import the handler named ``module.function`` with the errors AWS's runtime raises."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultException(
+            FaultException.MALFORMED_HANDLER_NAME, "Bad handler '{}': {}".format(handler, e)
+        ) from None
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise FaultException(
+            FaultException.BUILT_IN_MODULE_CONFLICT,
+            "Cannot use built-in module {} as a handler module".format(modname),
+        )
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise FaultException(
+            FaultException.IMPORT_MODULE_ERROR,
+            "Unable to import module '{}': {}".format(modname, e),
+        ) from None
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise FaultException(
+            FaultException.USER_CODE_SYNTAX_ERROR,
+            "Syntax error in module '{}': {}".format(modname, e),
+            trace,
+        ) from None
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise FaultException(
+            FaultException.HANDLER_NOT_FOUND,
+            "Handler '{}' missing on module '{}'".format(fname, modname),
+        ) from None
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, decimal.Decimal):
+            if o.is_nan():
+                return math.nan
+            return int(o) if o == o.to_integral_value() else float(o)
+        return super().default(o)
+
+
+def marshal(result):
+    if isinstance(result, bytes):
+        return result
+    ensure_ascii = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"
+    try:
+        return json.dumps(result, cls=_Encoder, ensure_ascii=ensure_ascii).encode()
+    except Exception as e:
+        raise FaultException(
+            FaultException.MARSHAL_ERROR, "Unable to marshal response: {}".format(e)
+        ) from None
+
+
+class CognitoIdentity(object):
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __init__(self, doc=None):
+        doc = doc or {}
+        self.cognito_identity_id = doc.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = doc.get("cognitoIdentityPoolId")
+
+
+class Client(object):
+    __slots__ = [
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    ]
+
+
+class ClientContext(object):
+    __slots__ = ["client", "custom", "env"]
+
+
+def _object_from(cls, doc):
+    if doc is None:
+        return None
+    obj = cls()
+    for name in cls.__slots__:
+        setattr(obj, name, doc.get(name) if isinstance(doc, dict) else None)
+    return obj
+
+
+class LambdaContext(object):
+    """The ``context`` argument, with the fields and methods of AWS's Python runtime."""
+
+    def __init__(self, request_id, deadline_ms, invoked_function_arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.tenant_id = None
+        self.client_context = _object_from(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = _object_from(Client, self.client_context.client)
+        self.identity = CognitoIdentity(identity)
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        remaining = self._deadline_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},"
+            "function_name={},memory_limit_in_mb={},function_version={},"
+            "invoked_function_arn={},client_context={},identity={}])".format(
+                self.aws_request_id,
+                self.log_group_name,
+                self.log_stream_name,
+                self.function_name,
+                self.memory_limit_in_mb,
+                self.function_version,
+                self.invoked_function_arn,
+                self.client_context,
+                self.identity,
+            )
+        )
+
+
+class _Unbuffered(object):
+    """Every write reaches the log pipe at once, so output is never lost or reordered."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, attr):
+        return getattr(self.stream, attr)
+
+    def write(self, msg):
+        self.stream.write(msg)
+        self.stream.flush()
+
+    def writelines(self, msgs):
+        self.stream.writelines(msgs)
+        self.stream.flush()
+
+
+_current_request_id = ""
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _current_request_id
+        return True
+
+
+class _StdoutHandler(logging.Handler):
+    def emit(self, record):
+        sys.stdout.write(self.format(record))
+
+
+def setup_logging():
+    logging.Formatter.converter = time.gmtime
+    handler = _StdoutHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if level in logging._nameToLevel:
+        root.setLevel(level)
+
+
+def setup_paths(task_root):
+    """Arrange sys.path as Lambda does: the code first, then layers, then the runtime."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    version = "python%d.%d" % sys.version_info[:2]
+    sys.path[0:0] = [task_root, "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+    sdk = os.environ.get("_LAMINA_SDK_PATH")
+    if sdk:
+        sys.path.append(sdk)
+
+
+def max_memory_kb():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children)
+
+
+class Runtime(object):
+    """One environment's runtime loop over the control socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def send(self, kind, header, body=b""):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.sock.sendall(protocol.encode(kind, header, body))
+
+    def init(self, handler_name):
+        try:
+            handler = load_handler(handler_name)
+        except FaultException as e:
+            error = make_error(e.msg, e.exception_type, e.trace)
+        except Exception:
+            error = fault_result(sys.exc_info())
+        else:
+            self.send(protocol.READY, {})
+            return handler
+        log_error(error)
+        self.send(protocol.INIT_ERROR, {}, json.dumps(error).encode())
+        return None
+
+    def serve(self, handler):
+        while True:
+            frame = protocol.read_frame(self.sock)
+            if frame is None:
+                return
+            kind, header, body = frame
+            if kind == protocol.INVOKE:
+                self.invoke(handler, header, body)
+
+    def invoke(self, handler, header, body):
+        global _current_request_id
+        request_id = header["request_id"]
+        _current_request_id = request_id
+        if header.get("trace_id"):
+            os.environ["_X_AMZN_TRACE_ID"] = header["trace_id"]
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        error = None
+        try:
+            client_context = header.get("client_context")
+            context = LambdaContext(
+                request_id,
+                header["deadline_ms"],
+                header["invoked_function_arn"],
+                json.loads(client_context) if client_context else None,
+                header.get("identity"),
+            )
+            result = marshal(handler(json.loads(body), context))
+            if len(result) > MAX_RESPONSE_BYTES:
+                raise FaultException(
+                    FaultException.RESPONSE_TOO_LARGE,
+                    "Response payload size exceeded maximum allowed payload size (%d bytes)."
+                    % MAX_RESPONSE_BYTES,
+                )
+        except FaultException as e:
+            error = make_error(e.msg, e.exception_type, e.trace, request_id)
+            if e.exception_type == FaultException.RESPONSE_TOO_LARGE:
+                error = {"errorMessage": e.msg, "errorType": e.exception_type}
+        except Exception:
+            error = fault_result(sys.exc_info(), request_id)
+        if error is None:
+            self.send(protocol.RESPONSE, {"max_rss_kb": max_memory_kb()}, result)
+            return
+        if error["errorType"] != FaultException.RESPONSE_TOO_LARGE:
+            log_error(error)
+        self.send(
+            protocol.ERROR,
+            {"max_rss_kb": max_memory_kb(), "error_type": error["errorType"]},
+            json.dumps(error).encode(),
+        )
+
+
+def main():
+    fd = int(os.environ.pop("_LAMINA_CONTROL_FD"))
+    os.set_inheritable(fd, False)
+    sock = socket.socket(fileno=fd)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+    setup_paths(task_root)
+    os.chdir(task_root)
+    sys.stdout = _Unbuffered(sys.stdout)
+    sys.stderr = _Unbuffered(sys.stderr)
+    setup_logging()
+    runtime = Runtime(sock)
+    handler = runtime.init(os.environ.get("_HANDLER", ""))
+    if handler is None:
+        sys.exit(1)
+    runtime.serve(handler)
+
+
+if __name__ == "__main__":
+    main()

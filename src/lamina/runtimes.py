@@ -1,0 +1,139 @@
+"""Which AWS runtime identifiers this host can run, and with which interpreter.
+
+Discovery only looks at files (no interpreter is started), so ``lamina serve`` stays fast to
+start. Sources, first match wins: a ``LAMINA_RUNTIME_<ID>`` override, the ``PATH`` (pyenv shims
+skipped: they are shell scripts that cost tens of milliseconds per start), pyenv's versions
+folder, and the usual system folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
+"""The Python runtimes lamina manages, by AWS identifier."""
+
+DEPRECATED_RUNTIMES = frozenset(
+    {
+        "python2.7", "python3.6", "python3.7", "python3.8",
+        "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x",
+        "nodejs12.x", "nodejs14.x", "nodejs16.x",
+        "java8", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6",
+        "go1.x", "ruby2.5", "ruby2.7", "provided",
+    }
+)  # fmt: skip
+"""Runtimes AWS no longer accepts for creating or updating functions."""
+
+KNOWN_RUNTIMES = (
+    "nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x",
+    "nodejs16.x", "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "java8", "java8.al2",
+    "java11", "java17", "java21", "java25", "python2.7", "python3.6", "python3.7", "python3.8",
+    "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14",
+    "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "dotnet8",
+    "dotnet10", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "ruby3.2", "ruby3.3", "ruby3.4",
+    "ruby4.0", "provided", "provided.al2", "provided.al2023", "nodejs26.x", "python3.15",
+    "java8.al2023", "java11.al2023", "java17.al2023", "custom",
+)  # fmt: skip
+"""botocore's ``Runtime`` enum, in its order: the set AWS validates against."""
+
+_SYSTEM_DIRS = ("/usr/local/bin", "/usr/bin", "/bin")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One runnable runtime: its AWS identifier and the interpreter that runs it."""
+
+    identifier: str
+    interpreter: Path
+
+    @property
+    def family(self) -> str:
+        return re.sub(r"[\d.]+.*$", "", self.identifier)
+
+    @property
+    def version_digest(self) -> str:
+        """Stands in for AWS's runtime version hash in RuntimeVersionArn."""
+        return hashlib.sha256(f"{self.identifier}:{self.interpreter}".encode()).hexdigest()
+
+
+class RuntimeCatalog:
+    """The runtimes found on this host, by AWS identifier."""
+
+    def __init__(self, runtimes: Iterable[Runtime]) -> None:
+        self._runtimes = {r.identifier: r for r in runtimes}
+
+    def get(self, identifier: str) -> Runtime | None:
+        return self._runtimes.get(identifier)
+
+    def available(self) -> list[str]:
+        return [r for r in KNOWN_RUNTIMES if r in self._runtimes]
+
+    def __contains__(self, identifier: object) -> bool:
+        return identifier in self._runtimes
+
+
+def discover(
+    overrides: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
+) -> RuntimeCatalog:
+    """Find an interpreter for every managed runtime this host can run."""
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    found: list[Runtime] = []
+    for identifier in PYTHON_RUNTIMES:
+        path = _python_interpreter(identifier, overrides, environ)
+        if path is not None:
+            found.append(Runtime(identifier, path))
+    return RuntimeCatalog(found)
+
+
+def _python_interpreter(
+    identifier: str, overrides: Mapping[str, str], environ: Mapping[str, str]
+) -> Path | None:
+    if identifier in overrides:
+        pinned = Path(overrides[identifier])
+        return pinned if _is_executable(pinned) else None
+    exe = identifier  # python3.12 is both the AWS id and the binary's name
+    for directory in _path_dirs(environ):
+        if _is_executable(directory / exe):
+            return (directory / exe).resolve()
+    pyenv = _pyenv_interpreter(identifier, environ)
+    if pyenv is not None:
+        return pyenv
+    for system_dir in _SYSTEM_DIRS:
+        if _is_executable(Path(system_dir) / exe):
+            return (Path(system_dir) / exe).resolve()
+    return None
+
+
+def _path_dirs(environ: Mapping[str, str]) -> list[Path]:
+    return [
+        Path(d)
+        for d in environ.get("PATH", "").split(os.pathsep)
+        if d and "shims" not in d.split("/")
+    ]
+
+
+def _pyenv_interpreter(identifier: str, environ: Mapping[str, str]) -> Path | None:
+    root = Path(environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    minor = identifier.removeprefix("python")
+    try:
+        candidates = [
+            p for p in root.iterdir() if re.fullmatch(re.escape(minor) + r"\.\d+", p.name)
+        ]
+    except OSError:
+        return None
+    candidates.sort(key=lambda p: int(p.name.rsplit(".", 1)[1]), reverse=True)
+    for version_dir in candidates:
+        exe = version_dir / "bin" / identifier
+        if _is_executable(exe):
+            return exe.resolve()
+    return None
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)

@@ -1,0 +1,59 @@
+"""The sandbox interface: what the pool needs from any mechanism that runs an environment.
+
+A backend turns a SandboxSpec into a running Sandbox: a process tree started with the given
+command, environment and working folder, holding the child end of a control socket and writing
+its standard output and error to a pipe. The pool only ever talks to the control socket, reads
+the output pipe, waits for the exit and destroys the sandbox; how isolation is achieved
+(a plain process, namespaces and cgroups, …) stays inside the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    environment_id: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path
+    memory_mb: int
+    ephemeral_storage_mb: int
+    control_fd_variable: str = "_LAMINA_CONTROL_FD"
+    """The child finds the descriptor of its end of the control socket in this variable."""
+
+
+class Sandbox(Protocol):
+    id: str
+    pid: int
+    control: socket.socket
+    """The host's end of the control socket, non-blocking."""
+    output_fd: int
+    """Read end of the pipe carrying the environment's stdout and stderr, non-blocking."""
+    exited: asyncio.Future[int]
+    """Resolves to the exit status (negative: killed by that signal) once the process is gone."""
+
+    def kill(self) -> None:
+        """Kill every process of the sandbox at once. Safe to call at any time, and twice."""
+
+    async def destroy(self) -> None:
+        """Kill, wait for the exit, and free every resource (descriptors, files).
+
+        Safe to call twice; the second call does nothing.
+        """
+
+
+class SandboxBackend(Protocol):
+    name: str
+
+    async def create(self, spec: SandboxSpec) -> Sandbox:
+        """Start a sandbox; SandboxError names the step that failed."""
+
+    async def close(self) -> None:
+        """Release what the backend holds for all sandboxes (pre-created resources)."""

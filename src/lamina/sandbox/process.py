@@ -1,0 +1,101 @@
+"""The ``process`` backend: each environment is a plain child process in its own session.
+
+No isolation beyond the process boundary: the function runs as the server's user and sees the
+host's files. It exists for development and for testing the layers above the sandbox; the
+namespace backend is the one for untrusted code. Killing uses the process group, so helpers the
+function started in the same group die with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+
+from lamina.errors import SandboxError
+from lamina.sandbox.base import SandboxSpec
+
+
+class ProcessSandbox:
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        proc: subprocess.Popen[bytes],
+        control: socket.socket,
+        output_fd: int,
+    ) -> None:
+        self.id = spec.environment_id
+        self.pid = proc.pid
+        self.control = control
+        self.output_fd = output_fd
+        self._proc = proc
+        self._loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[int] = self._loop.create_future()
+        self._pidfd = os.pidfd_open(proc.pid)
+        self._loop.add_reader(self._pidfd, self._on_exit)
+        self._destroyed = False
+
+    def _on_exit(self) -> None:
+        status = self._proc.poll()
+        if status is None:
+            return
+        self._loop.remove_reader(self._pidfd)
+        if not self.exited.done():
+            self.exited.set_result(status)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            self._proc.kill()
+
+    async def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        self.kill()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.exited), timeout=5)
+        self._on_exit()
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self.control.close()
+        with contextlib.suppress(OSError):
+            os.close(self.output_fd)
+
+
+class ProcessBackend:
+    name = "process"
+
+    async def create(self, spec: SandboxSpec) -> ProcessSandbox:
+        host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_read, out_write = os.pipe()
+        env = dict(spec.env)
+        env[spec.control_fd_variable] = str(child_end.fileno())
+        try:
+            proc = subprocess.Popen(
+                spec.argv,
+                env=env,
+                cwd=spec.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out_write,
+                stderr=out_write,
+                pass_fds=(child_end.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            host_end.close()
+            os.close(out_read)
+            raise SandboxError(f"start {spec.argv[0]} in {spec.cwd}: {exc.strerror}") from exc
+        finally:
+            child_end.close()
+            os.close(out_write)
+        host_end.setblocking(False)
+        os.set_blocking(out_read, False)
+        return ProcessSandbox(spec, proc, host_end, out_read)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,137 @@
+"""The composition root: builds every layer from Settings, wires them, starts and stops them.
+
+Only this module names concrete backends (SqliteStore, ProcessBackend, …); everything else
+receives its collaborators through its constructor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from lamina.api import LaminaApp, Services
+from lamina.api.code_urls import CodeUrlSigner
+from lamina.artifacts import CodeStore
+from lamina.control import FunctionRegistry
+from lamina.invoke import Invoker
+from lamina.pool import EnvironmentPool, Launcher
+from lamina.runtimes import RuntimeCatalog, discover
+from lamina.sandbox import ProcessBackend, SandboxBackend
+from lamina.settings import Settings
+from lamina.store import SqliteStore
+from lamina.telemetry import LogStore
+
+log = logging.getLogger("lamina")
+
+
+class LaminaServer:
+    """All of lamina's parts for one data directory, ready to serve."""
+
+    def __init__(self, settings: Settings, runtimes: RuntimeCatalog | None = None) -> None:
+        self.settings = settings
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        data.chmod(0o700)
+        self.runtimes = runtimes or discover(settings.runtime_overrides)
+        self.store = SqliteStore(data / "lamina.db")
+        self.logs = LogStore(data / "logs.db")
+        self.code = CodeStore(data / "code")
+        self.backend: SandboxBackend = _backend(settings)
+        self.pool = EnvironmentPool(idle_timeout_s=settings.idle_timeout_s)
+        launcher = Launcher(
+            self.backend,
+            self.runtimes,
+            self.code.tree_path,
+            self.logs,
+            settings.region,
+            pycache_dir=data / "pycache",
+        )
+        self.invoker = Invoker(
+            self.store, self.pool, launcher, settings.region, settings.account_id
+        )
+        self.registry = FunctionRegistry(
+            self.store, self.code, self.invoker, self.runtimes, settings.region, settings.account_id
+        )
+        services = Services(
+            registry=self.registry,
+            invoker=self.invoker,
+            logs=self.logs,
+            signer=CodeUrlSigner(_secret_key(data / "secret.key")),
+            region=settings.region,
+            account=settings.account_id,
+        )
+        self.app = LaminaApp(services, on_startup=self.start, on_shutdown=self.stop)
+
+    async def start(self) -> None:
+        await self.registry.recover()
+        self.pool.start()
+        available = ", ".join(self.runtimes.available()) or "none"
+        log.info(
+            "lamina ready on %s (data %s, sandbox %s, runtimes %s)",
+            self.settings.endpoint,
+            self.settings.data_dir,
+            self.backend.name,
+            available,
+        )
+
+    async def stop(self) -> None:
+        """Graceful stop: in-flight work finishes, environments stop, state is flushed."""
+        await self.registry.close()
+        await self.invoker.close()
+        await self.backend.close()
+        self.logs.close()
+        self.store.close()
+        log.info("lamina stopped")
+
+
+def _backend(settings: Settings) -> SandboxBackend:
+    if settings.sandbox == "process":
+        log.warning(
+            "sandbox 'process': functions run as plain processes of user %s, without isolation; "
+            "use it only for code you trust",
+            os.getuid(),
+        )
+        return ProcessBackend()
+    raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
+
+
+def _secret_key(path: Path) -> bytes:
+    """The server's signing key, created on first start with owner-only permissions."""
+    if path.exists():
+        return path.read_bytes()
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+def serve(settings: Settings) -> int:
+    """Run the server until SIGINT or SIGTERM; returns the exit status."""
+    import uvicorn
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    server = LaminaServer(settings)
+    config = uvicorn.Config(
+        server.app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        server_header=False,
+        date_header=False,
+        timeout_keep_alive=75,
+    )
+    uvicorn.Server(config).run()
+    return 0

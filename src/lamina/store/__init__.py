@@ -1,0 +1,6 @@
+"""Durable state behind one interface: the embedded SQLite engine by default."""
+
+from lamina.store.base import DuplicateError, Store
+from lamina.store.sqlite import SqliteStore
+
+__all__ = ["DuplicateError", "SqliteStore", "Store"]

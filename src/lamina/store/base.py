@@ -1,0 +1,45 @@
+"""The Store protocol: what the control plane and the data plane need from durable state.
+
+Methods are coroutines so that a networked engine (PostgreSQL in cluster mode) fits behind the
+same interface; the SQLite engine answers them without leaving the event loop's thread.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from lamina.errors import InternalError
+from lamina.model import FunctionConfig
+
+
+class DuplicateError(InternalError):
+    """An insert met an existing row with the same key."""
+
+
+class Store(Protocol):
+    async def get_function(self, name: str) -> FunctionConfig | None:
+        """The function's $LATEST configuration, or None."""
+
+    async def list_functions(self, after: str | None, limit: int) -> list[FunctionConfig]:
+        """Functions ordered by name, starting after ``after`` (exclusive)."""
+
+    async def insert_function(self, config: FunctionConfig) -> None:
+        """Add a new function; DuplicateError if the name is taken."""
+
+    async def replace_function(self, config: FunctionConfig, expected_revision: str) -> bool:
+        """Store ``config`` only if the stored revision is ``expected_revision``.
+
+        Returns False (and changes nothing) when the function is gone or was changed meanwhile.
+        """
+
+    async def delete_function(self, name: str) -> FunctionConfig | None:
+        """Remove a function; returns what was removed, or None if there was nothing."""
+
+    async def account_usage(self) -> tuple[int, int]:
+        """(number of functions, total code size in bytes)."""
+
+    async def code_in_use(self, sha256_hex: str) -> bool:
+        """Whether any function still refers to this package."""
+
+    def close(self) -> None:
+        """Release the engine; safe to call twice."""

@@ -1,0 +1,113 @@
+"""The embedded store: one SQLite database in WAL mode under the data directory.
+
+Queries are short primary-key lookups and single-row writes, so they run on the event loop's
+thread (a hop to a worker thread would cost more than the query). ``synchronous=NORMAL`` in WAL
+mode keeps every committed transaction across a crash of the server process; only a power loss
+can drop the last few.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from importlib import resources
+from pathlib import Path
+
+from lamina.model import FunctionConfig
+from lamina.store.base import DuplicateError
+
+MIGRATIONS_PACKAGE = "lamina.store.migrations"
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        migrate(self._db)
+
+    async def get_function(self, name: str) -> FunctionConfig | None:
+        row = self._db.execute("SELECT config FROM functions WHERE name = ?", (name,)).fetchone()
+        return _config(row[0]) if row else None
+
+    async def list_functions(self, after: str | None, limit: int) -> list[FunctionConfig]:
+        rows = self._db.execute(
+            "SELECT config FROM functions WHERE name > ? ORDER BY name LIMIT ?",
+            (after or "", limit),
+        ).fetchall()
+        return [_config(r[0]) for r in rows]
+
+    async def insert_function(self, config: FunctionConfig) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO functions (name, config, code_sha256, code_size, revision_id,"
+                " created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    config.name,
+                    json.dumps(config.to_record()),
+                    config.code_sha256,
+                    config.code_size,
+                    config.revision_id,
+                    int(time.time() * 1000),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(config.name) from exc
+
+    async def replace_function(self, config: FunctionConfig, expected_revision: str) -> bool:
+        cursor = self._db.execute(
+            "UPDATE functions SET config = ?, code_sha256 = ?, code_size = ?, revision_id = ?"
+            " WHERE name = ? AND revision_id = ?",
+            (
+                json.dumps(config.to_record()),
+                config.code_sha256,
+                config.code_size,
+                config.revision_id,
+                config.name,
+                expected_revision,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    async def delete_function(self, name: str) -> FunctionConfig | None:
+        row = self._db.execute(
+            "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
+        ).fetchone()
+        return _config(row[0]) if row else None
+
+    async def account_usage(self) -> tuple[int, int]:
+        count, total = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(code_size), 0) FROM functions"
+        ).fetchone()
+        return int(count), int(total)
+
+    async def code_in_use(self, sha256_hex: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM functions WHERE code_sha256 = ? LIMIT 1", (sha256_hex,)
+        ).fetchone()
+        return row is not None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _config(text: str) -> FunctionConfig:
+    return FunctionConfig.from_record(json.loads(text))
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the numbered scripts in ``migrations/`` that this database has not seen yet."""
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    scripts = sorted(
+        (f for f in resources.files(MIGRATIONS_PACKAGE).iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    for script in scripts:
+        number = int(script.name.split("_", 1)[0])
+        if number <= current:
+            continue
+        db.executescript(f"BEGIN;\n{script.read_text()}\nPRAGMA user_version = {number};\nCOMMIT;")

@@ -1,0 +1,214 @@
+"""Shared fixtures: a real ``lamina serve`` on a free port, boto3 clients at it, functions.
+
+Most end-to-end tests share one session-scoped server and isolate themselves by unique function
+names; tests that restart or kill a server start their own with ``start_server``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+FUNCTIONS_DIR = Path(__file__).parent / "functions"
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    """A ``lamina serve`` subprocess and what it needs to be restarted on the same data."""
+
+    data_dir: Path
+    port: int
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        with self.log_path.open("ab") as log:
+            self.process = self._spawn(log)
+        self._wait_ready(timeout_s)
+
+    def _spawn(self, log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "lamina", "serve", "--port", str(self.port),
+             "--data-dir", str(self.data_dir), *self.extra_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"lamina serve exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/_lamina/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"lamina serve did not become ready:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=timeout_s)
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    """Start servers of one's own (for restart and crash tests); all stopped at the end."""
+    servers: list[RunningServer] = []
+
+    def start(*extra_args: str, data_dir: Path | None = None) -> RunningServer:
+        server = RunningServer(data_dir or tmp_path / "data", free_port(), list(extra_args))
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        if server.process is not None:
+            server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def lamina_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    server = RunningServer(tmp_path_factory.mktemp("lamina") / "data", free_port())
+    server.start()
+    yield server
+    if server.process is not None:
+        server.stop()
+
+
+def client_for(endpoint: str, service: str = "lambda", **config: Any) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, read_timeout=120, **config),
+    )
+
+
+@pytest.fixture(scope="session")
+def lambda_client(lamina_server: RunningServer) -> Any:
+    return client_for(lamina_server.endpoint)
+
+
+@pytest.fixture(scope="session")
+def raw_lambda_client(lamina_server: RunningServer) -> Any:
+    """A client without botocore's own parameter checks, to reach the server's validation."""
+    return client_for(lamina_server.endpoint, parameter_validation=False)
+
+
+@pytest.fixture(scope="session")
+def logs_client(lamina_server: RunningServer) -> Any:
+    return client_for(lamina_server.endpoint, "logs")
+
+
+def zip_files(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def handler_zip(source: str, module: str = "handler") -> bytes:
+    return zip_files({f"{module}.py": textwrap.dedent(source)})
+
+
+def unique_name(prefix: str = "fn") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def wait_active(client: Any, name: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        config: dict[str, Any] = client.get_function_configuration(FunctionName=name)
+        if config["State"] == "Active" and config.get("LastUpdateStatus") != "InProgress":
+            return config
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} stayed {config['State']}/{config.get('LastUpdateStatus')}")
+        time.sleep(0.02)
+
+
+MakeFunction = Callable[..., str]
+
+
+@pytest.fixture
+def make_function(lambda_client: Any) -> Iterator[MakeFunction]:
+    """Create a function from handler source (or a file in tests/functions/); deleted after."""
+    created: list[str] = []
+
+    def make(
+        source: str | None = None,
+        *,
+        file: str | None = None,
+        handler: str = "handler.handler",
+        runtime: str = "python3.12",
+        zip_bytes: bytes | None = None,
+        client: Any = None,
+        **settings: Any,
+    ) -> str:
+        client = client or lambda_client
+        if zip_bytes is None:
+            text = (FUNCTIONS_DIR / file).read_text() if file else source
+            assert text is not None, "give source, file or zip_bytes"
+            zip_bytes = handler_zip(text, handler.rsplit(".", 1)[0])
+        name = settings.pop("FunctionName", None) or unique_name()
+        client.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=ROLE,
+            Handler=handler,
+            Code={"ZipFile": zip_bytes},
+            **settings,
+        )
+        created.append(name)
+        wait_active(client, name)
+        return name
+
+    yield make
+    for name in created:
+        try:
+            lambda_client.delete_function(FunctionName=name)
+        except lambda_client.exceptions.ResourceNotFoundException:
+            pass
