@@ -6,6 +6,7 @@ names; tests that restart or kill a server start their own with ``start_server``
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -166,7 +167,9 @@ def wait_active(client: Any, name: str, timeout_s: float = 10.0) -> dict[str, An
         if config["State"] == "Active" and config.get("LastUpdateStatus") != "InProgress":
             return config
         if time.monotonic() > deadline:
-            raise AssertionError(f"{name} stayed {config['State']}/{config.get('LastUpdateStatus')}")
+            raise AssertionError(
+                f"{name} stayed {config['State']}/{config.get('LastUpdateStatus')}"
+            )
         time.sleep(0.02)
 
 
@@ -208,7 +211,5 @@ def make_function(lambda_client: Any) -> Iterator[MakeFunction]:
 
     yield make
     for name in created:
-        try:
+        with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
             lambda_client.delete_function(FunctionName=name)
-        except lambda_client.exceptions.ResourceNotFoundException:
-            pass

@@ -11,6 +11,9 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from types import FrameType
+
+import uvicorn
 
 from lamina.api import LaminaApp, Services
 from lamina.api.code_urls import CodeUrlSigner
@@ -87,6 +90,20 @@ class LaminaServer:
         log.info("lamina stopped")
 
 
+class GracefulServer(uvicorn.Server):
+    """Stops gracefully on the first SIGINT/SIGTERM and at once on the second.
+
+    Unlike uvicorn's default it does not re-raise the signal after a clean stop, so a graceful
+    shutdown exits with status 0.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+
+
 def _backend(settings: Settings) -> SandboxBackend:
     if settings.sandbox == "process":
         log.warning(
@@ -111,8 +128,6 @@ def _secret_key(path: Path) -> bytes:
 
 def serve(settings: Settings) -> int:
     """Run the server until SIGINT or SIGTERM; returns the exit status."""
-    import uvicorn
-
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -133,5 +148,5 @@ def serve(settings: Settings) -> int:
         date_header=False,
         timeout_keep_alive=75,
     )
-    uvicorn.Server(config).run()
+    GracefulServer(config).run()
     return 0

@@ -35,19 +35,21 @@ def _clients(endpoint: str) -> tuple[Any, Any]:
     )
 
 
-def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    from botocore.exceptions import ClientError, EndpointConnectionError
+def run(args: argparse.Namespace) -> int:
+    """Run one client command, turning botocore's failures into one-line CliErrors."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
     try:
-        return fn(**kwargs)
+        return COMMANDS[args.command](args)
     except EndpointConnectionError as exc:
         raise CliError(
-            f"no lamina server answers at {exc.kwargs.get('endpoint_url')}; "
-            "start one with `lamina serve`"
+            f"no lamina server answers at {args.endpoint_url}; start one with `lamina serve`"
         ) from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise CliError(f"{error.get('Code')}: {error.get('Message')}") from exc
+    except BotoCoreError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def zip_directory(directory: Path) -> bytes:
@@ -78,20 +80,15 @@ def deploy(args: argparse.Namespace) -> int:
         settings["Timeout"] = args.timeout
     if args.env:
         settings["Environment"] = {"Variables": dict(_pair(item) for item in args.env)}
-    from botocore.exceptions import ClientError
-
     try:
         config = client.create_function(
             FunctionName=args.name, Code={"ZipFile": package}, **settings
         )
         action = "created"
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceConflictException":
-            error = exc.response["Error"]
-            raise CliError(f"{error['Code']}: {error['Message']}") from exc
-        _call(client.update_function_code, FunctionName=args.name, ZipFile=package)
+    except client.exceptions.ResourceConflictException:
+        client.update_function_code(FunctionName=args.name, ZipFile=package)
         _wait(client, args.name)
-        config = _call(client.update_function_configuration, FunctionName=args.name, **settings)
+        config = client.update_function_configuration(FunctionName=args.name, **settings)
         action = "updated"
     _wait(client, args.name)
     print(f"{action} {config['FunctionArn']}")
@@ -112,7 +109,7 @@ def _pair(item: str) -> tuple[str, str]:
 
 def _wait(client: Any, name: str) -> None:
     for _ in range(200):
-        config = _call(client.get_function_configuration, FunctionName=name)
+        config = client.get_function_configuration(FunctionName=name)
         if config.get("State") == "Active" and config.get("LastUpdateStatus") != "InProgress":
             return
         time.sleep(0.05)
@@ -125,8 +122,7 @@ def invoke(args: argparse.Namespace) -> int:
         json.loads(args.payload)
     except ValueError as exc:
         raise CliError(f"the payload is not JSON: {exc}") from exc
-    response = _call(
-        client.invoke,
+    response = client.invoke(
         FunctionName=args.name,
         Payload=args.payload.encode(),
         InvocationType="Event" if args.event else "RequestResponse",
@@ -151,7 +147,7 @@ def _pretty(body: str) -> str:
 
 def logs(args: argparse.Namespace) -> int:
     client, logs_client = _clients(args.endpoint_url)
-    config = _call(client.get_function_configuration, FunctionName=args.name)
+    config = client.get_function_configuration(FunctionName=args.name)
     group = config.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{args.name}"
     start = int((time.time() - args.since) * 1000)
     token: str | None = None
@@ -159,13 +155,9 @@ def logs(args: argparse.Namespace) -> int:
         request: dict[str, Any] = {"logGroupName": group, "startTime": start}
         if token:
             request["nextToken"] = token
-        from botocore.exceptions import ClientError
-
         try:
             page = logs_client.filter_log_events(**request)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+        except logs_client.exceptions.ResourceNotFoundException:
             page = {"events": []}
         for event in page["events"]:
             stamp = time.strftime("%H:%M:%S", time.localtime(event["timestamp"] / 1000))

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lamina.cli import client
 
     try:
-        return int(client.COMMANDS[args.command](args))
+        return client.run(args)
     except KeyboardInterrupt:
         return 130
     except client.CliError as exc:

@@ -1,0 +1,138 @@
+"""The server's own lifecycle: restarts keep state, a graceful stop lets work finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ROLE, client_for, handler_zip, wait_active
+
+PID_HANDLER = """
+import os, time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    print("served", event.get("tag"))
+    return {"pid": os.getpid(), "tag": event.get("tag")}
+"""
+
+
+def _create(client: Any, name: str, source: str = PID_HANDLER, **settings: Any) -> dict[str, Any]:
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="handler.handler",
+        Code={"ZipFile": handler_zip(source)},
+        **settings,
+    )
+    return wait_active(client, name)
+
+
+def _invoke(client: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
+    response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    return dict(json.loads(response["Payload"].read()))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_gone(pid: int, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while _process_exists(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_functions_survive_a_graceful_restart(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    before = _create(client, "survivor", Environment={"Variables": {"KEY": "value"}})
+
+    server.stop()
+    server.start()
+
+    after = client.get_function_configuration(FunctionName="survivor")
+    assert {k: after[k] for k in ("CodeSha256", "Environment", "RevisionId")} == {
+        k: before[k] for k in ("CodeSha256", "Environment", "RevisionId")
+    }
+    assert _invoke(client, "survivor", {"tag": "after"})["tag"] == "after"
+
+
+def test_functions_survive_the_server_being_killed(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    _create(client, "killed-server")
+
+    server.stop(signal.SIGKILL)
+    server.start()
+
+    assert _invoke(client, "killed-server", {"tag": "back"})["tag"] == "back"
+
+
+def test_logs_written_before_a_restart_are_kept(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    _create(client, "logged")
+    _invoke(client, "logged", {"tag": "remember-me"})
+
+    server.stop()
+    server.start()
+
+    events = client_for(server.endpoint, "logs").filter_log_events(
+        logGroupName="/aws/lambda/logged"
+    )
+    assert "served remember-me" in [e["message"] for e in events["events"]]
+
+
+def test_graceful_stop_lets_an_inflight_invocation_finish_and_stops_environments(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    _create(client, "slow", Timeout=10)
+    results: list[dict[str, Any]] = []
+    call = threading.Thread(
+        target=lambda: results.append(_invoke(client, "slow", {"sleep": 1.5, "tag": "done"}))
+    )
+    call.start()
+    time.sleep(0.7)  # the invocation is running
+
+    code = server.stop(signal.SIGTERM)
+    call.join(timeout=10)
+
+    assert code == 0
+    assert results and results[0]["tag"] == "done"
+    assert _wait_gone(results[0]["pid"])
+
+
+def test_identical_code_is_stored_once(start_server, tmp_path: Path):
+    server = start_server(data_dir=tmp_path / "data")
+    client = client_for(server.endpoint)
+
+    _create(client, "twin-a")
+    _create(client, "twin-b")
+
+    assert len(list((tmp_path / "data" / "code" / "zips").glob("*.zip"))) == 1
+    assert len([p for p in (tmp_path / "data" / "code" / "tree").iterdir()]) == 1
+
+
+def test_code_no_function_uses_is_removed_at_the_next_start(start_server, tmp_path: Path):
+    server = start_server(data_dir=tmp_path / "data")
+    client = client_for(server.endpoint)
+    _create(client, "short-lived")
+    client.delete_function(FunctionName="short-lived")
+
+    server.stop()
+    server.start()
+
+    assert list((tmp_path / "data" / "code" / "zips").glob("*.zip")) == []
