@@ -54,11 +54,11 @@ def init_report(duration_ms: float, error_type: str) -> str:
 
 
 def timed_out(request_id: str, timeout_s: float, now: float | None = None) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now or time.time()))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() if now is None else now))
     return f"{stamp}Z {request_id} Task timed out after {timeout_s:.2f} seconds"
 
 
 def stream_name(version: str, environment_id: str, now: float | None = None) -> str:
     """``YYYY/MM/DD/[$LATEST]<32 hex>``: one stream per execution environment."""
-    day = time.strftime("%Y/%m/%d", time.gmtime(now or time.time()))
+    day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if now is None else now))
     return f"{day}/[{version}]{environment_id}"

@@ -1,0 +1,41 @@
+"""Settings: flags win over LAMINA_* variables, which win over defaults; bad values are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lamina.settings import Settings
+
+
+def test_defaults_follow_the_shared_conventions():
+    settings = Settings.load(environ={})
+
+    assert (settings.host, settings.port) == ("127.0.0.1", 3001)
+    assert settings.data_dir == Path.home() / ".lamina"
+    assert (settings.region, settings.account_id) == ("us-east-1", "000000000000")
+
+
+def test_flags_win_over_environment_which_wins_over_defaults():
+    environ = {"LAMINA_PORT": "4000", "LAMINA_REGION": "eu-west-1", "LAMINA_HOME": "/srv/l"}
+
+    settings = Settings.load({"port": 5000, "region": None}, environ)
+
+    assert settings.port == 5000
+    assert settings.region == "eu-west-1"
+    assert settings.data_dir == Path("/srv/l")
+
+
+def test_runtime_overrides_are_read_from_variables():
+    settings = Settings.load(environ={"LAMINA_RUNTIME_PYTHON3_12": "/opt/py/bin/python3.12"})
+
+    assert settings.runtime_overrides == {"python3.12": "/opt/py/bin/python3.12"}
+
+
+@pytest.mark.parametrize(
+    "flags", [{"port": 0}, {"account_id": "123"}, {"sandbox": "docker"}, {"idle_timeout_s": 0}]
+)
+def test_invalid_settings_are_refused(flags):
+    with pytest.raises(ValueError):
+        Settings.load(flags, environ={})
