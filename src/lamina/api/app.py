@@ -14,12 +14,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.api import functions, invocations, logs
+from lamina.api import functions, invocations, logs, unimplemented
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
 from lamina.api.errors import json_rpc_error, rest_error
 from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
 from lamina.control import FunctionRegistry
-from lamina.errors import LaminaError, ServiceException, UnknownOperationException
+from lamina.errors import (
+    LaminaError,
+    NotImplementedException,
+    ServiceException,
+    UnknownOperationException,
+)
 from lamina.invoke import Invoker
 from lamina.telemetry import LogStore
 
@@ -75,7 +80,7 @@ class Router:
                 found = pattern.fullmatch(path)
                 if found:
                     return handler, found.groupdict()
-        raise UnknownOperationException(f"lamina does not implement {method} {path}")
+        raise UnknownOperationException(f"No operation of the Lambda API matches {method} {path}")
 
 
 class LaminaApp:
@@ -115,6 +120,12 @@ class LaminaApp:
             return await logs.handle(self.services, request)
         if request.path == "/_lamina/health":
             return json_response({"status": "ok"})
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        operation = unimplemented.operation_for(request.method, request.path, query)
+        if operation is not None:
+            raise NotImplementedException(
+                f"lamina does not implement the {operation} operation yet."
+            )
         handler, params = self.router.match(request.method, request.path)
         return await handler(self.services, request, **params)
 

@@ -1,0 +1,232 @@
+"""Operations of botocore's ``lambda`` model that lamina does not serve yet.
+
+Generated from botocore 1.44.5's service model. A request for one of them gets a clear
+``NotImplementedException`` naming the operation, instead of a puzzling 404.
+"""
+
+from __future__ import annotations
+
+import re
+
+_OPERATIONS: list[tuple[str, str, str, str]] = [
+    ("GET", r"/2018-10-31/layers/?", "GetLayerVersionByArn", "find=LayerVersion"),
+    (
+        "GET",
+        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
+        "ListProvisionedConcurrencyConfigs",
+        "List=ALL",
+    ),
+    ("POST", r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/?", "AddLayerVersionPermission", ""),
+    ("POST", r"/2015-03-31/functions/[^/]+/policy/?", "AddPermission", ""),
+    (
+        "POST",
+        r"/2025-12-01/durable-executions/[^/]+/checkpoint/?",
+        "CheckpointDurableExecution",
+        "",
+    ),
+    ("POST", r"/2015-03-31/functions/[^/]+/aliases/?", "CreateAlias", ""),
+    ("POST", r"/2025-11-30/capacity-providers/?", "CreateCapacityProvider", ""),
+    ("POST", r"/2020-04-22/code-signing-configs/?", "CreateCodeSigningConfig", ""),
+    ("POST", r"/2015-03-31/event-source-mappings/?", "CreateEventSourceMapping", ""),
+    ("POST", r"/2021-10-31/functions/[^/]+/url/?", "CreateFunctionUrlConfig", ""),
+    ("DELETE", r"/2015-03-31/functions/[^/]+/aliases/[^/]+/?", "DeleteAlias", ""),
+    ("DELETE", r"/2025-11-30/capacity-providers/[^/]+/?", "DeleteCapacityProvider", ""),
+    ("DELETE", r"/2020-04-22/code-signing-configs/[^/]+/?", "DeleteCodeSigningConfig", ""),
+    ("DELETE", r"/2025-12-01/durable-executions/[^/]+/?", "DeleteDurableExecution", ""),
+    ("DELETE", r"/2015-03-31/event-source-mappings/[^/]+/?", "DeleteEventSourceMapping", ""),
+    (
+        "DELETE",
+        r"/2020-06-30/functions/[^/]+/code-signing-config/?",
+        "DeleteFunctionCodeSigningConfig",
+        "",
+    ),
+    ("DELETE", r"/2017-10-31/functions/[^/]+/concurrency/?", "DeleteFunctionConcurrency", ""),
+    (
+        "DELETE",
+        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
+        "DeleteFunctionEventInvokeConfig",
+        "",
+    ),
+    ("DELETE", r"/2021-10-31/functions/[^/]+/url/?", "DeleteFunctionUrlConfig", ""),
+    ("DELETE", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "DeleteLayerVersion", ""),
+    (
+        "DELETE",
+        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
+        "DeleteProvisionedConcurrencyConfig",
+        "",
+    ),
+    ("DELETE", r"/2026-07-09/resource-policy/[^/]+/?", "DeleteResourcePolicy", ""),
+    ("GET", r"/2015-03-31/functions/[^/]+/aliases/[^/]+/?", "GetAlias", ""),
+    ("GET", r"/2025-11-30/capacity-providers/[^/]+/?", "GetCapacityProvider", ""),
+    ("GET", r"/2020-04-22/code-signing-configs/[^/]+/?", "GetCodeSigningConfig", ""),
+    ("GET", r"/2025-12-01/durable-executions/[^/]+/?", "GetDurableExecution", ""),
+    ("GET", r"/2025-12-01/durable-executions/[^/]+/history/?", "GetDurableExecutionHistory", ""),
+    ("GET", r"/2025-12-01/durable-executions/[^/]+/state/?", "GetDurableExecutionState", ""),
+    ("GET", r"/2015-03-31/event-source-mappings/[^/]+/?", "GetEventSourceMapping", ""),
+    (
+        "GET",
+        r"/2020-06-30/functions/[^/]+/code-signing-config/?",
+        "GetFunctionCodeSigningConfig",
+        "",
+    ),
+    ("GET", r"/2019-09-30/functions/[^/]+/concurrency/?", "GetFunctionConcurrency", ""),
+    (
+        "GET",
+        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
+        "GetFunctionEventInvokeConfig",
+        "",
+    ),
+    ("GET", r"/2024-08-31/functions/[^/]+/recursion-config/?", "GetFunctionRecursionConfig", ""),
+    (
+        "GET",
+        r"/2025-11-30/functions/[^/]+/function-scaling-config/?",
+        "GetFunctionScalingConfig",
+        "",
+    ),
+    ("GET", r"/2021-10-31/functions/[^/]+/url/?", "GetFunctionUrlConfig", ""),
+    ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "GetLayerVersion", ""),
+    ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/?", "GetLayerVersionPolicy", ""),
+    ("GET", r"/2015-03-31/functions/[^/]+/policy/?", "GetPolicy", ""),
+    (
+        "GET",
+        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
+        "GetProvisionedConcurrencyConfig",
+        "",
+    ),
+    ("GET", r"/2026-07-09/resource-policy/[^/]+/?", "GetResourcePolicy", ""),
+    (
+        "GET",
+        r"/2021-07-20/functions/[^/]+/runtime-management-config/?",
+        "GetRuntimeManagementConfig",
+        "",
+    ),
+    ("POST", r"/2014-11-13/functions/[^/]+/invoke-async/?", "InvokeAsync", ""),
+    (
+        "POST",
+        r"/2021-11-15/functions/[^/]+/response-streaming-invocations/?",
+        "InvokeWithResponseStream",
+        "",
+    ),
+    ("GET", r"/2015-03-31/functions/[^/]+/aliases/?", "ListAliases", ""),
+    ("GET", r"/2025-11-30/capacity-providers/?", "ListCapacityProviders", ""),
+    ("GET", r"/2020-04-22/code-signing-configs/?", "ListCodeSigningConfigs", ""),
+    (
+        "GET",
+        r"/2025-12-01/functions/[^/]+/durable-executions/?",
+        "ListDurableExecutionsByFunction",
+        "",
+    ),
+    ("GET", r"/2015-03-31/event-source-mappings/?", "ListEventSourceMappings", ""),
+    (
+        "GET",
+        r"/2019-09-25/functions/[^/]+/event-invoke-config/list/?",
+        "ListFunctionEventInvokeConfigs",
+        "",
+    ),
+    ("GET", r"/2021-10-31/functions/[^/]+/urls/?", "ListFunctionUrlConfigs", ""),
+    (
+        "GET",
+        r"/2025-11-30/capacity-providers/[^/]+/function-versions/?",
+        "ListFunctionVersionsByCapacityProvider",
+        "",
+    ),
+    (
+        "GET",
+        r"/2020-04-22/code-signing-configs/[^/]+/functions/?",
+        "ListFunctionsByCodeSigningConfig",
+        "",
+    ),
+    ("GET", r"/2018-10-31/layers/[^/]+/versions/?", "ListLayerVersions", ""),
+    ("GET", r"/2018-10-31/layers/?", "ListLayers", ""),
+    ("GET", r"/2017-03-31/tags/[^/]+/?", "ListTags", ""),
+    ("GET", r"/2015-03-31/functions/[^/]+/versions/?", "ListVersionsByFunction", ""),
+    ("POST", r"/2025-12-01/durable-executions/[^/]+/pause/?", "PauseDurableExecution", ""),
+    ("POST", r"/2018-10-31/layers/[^/]+/versions/?", "PublishLayerVersion", ""),
+    ("POST", r"/2015-03-31/functions/[^/]+/versions/?", "PublishVersion", ""),
+    (
+        "PUT",
+        r"/2020-06-30/functions/[^/]+/code-signing-config/?",
+        "PutFunctionCodeSigningConfig",
+        "",
+    ),
+    ("PUT", r"/2017-10-31/functions/[^/]+/concurrency/?", "PutFunctionConcurrency", ""),
+    (
+        "PUT",
+        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
+        "PutFunctionEventInvokeConfig",
+        "",
+    ),
+    ("PUT", r"/2024-08-31/functions/[^/]+/recursion-config/?", "PutFunctionRecursionConfig", ""),
+    (
+        "PUT",
+        r"/2025-11-30/functions/[^/]+/function-scaling-config/?",
+        "PutFunctionScalingConfig",
+        "",
+    ),
+    (
+        "PUT",
+        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
+        "PutProvisionedConcurrencyConfig",
+        "",
+    ),
+    ("PUT", r"/2026-07-09/resource-policy/[^/]+/?", "PutResourcePolicy", ""),
+    (
+        "PUT",
+        r"/2021-07-20/functions/[^/]+/runtime-management-config/?",
+        "PutRuntimeManagementConfig",
+        "",
+    ),
+    (
+        "DELETE",
+        r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/[^/]+/?",
+        "RemoveLayerVersionPermission",
+        "",
+    ),
+    ("DELETE", r"/2015-03-31/functions/[^/]+/policy/[^/]+/?", "RemovePermission", ""),
+    ("POST", r"/2025-12-01/durable-executions/[^/]+/resume/?", "ResumeDurableExecution", ""),
+    (
+        "POST",
+        r"/2025-12-01/durable-execution-callbacks/[^/]+/fail/?",
+        "SendDurableExecutionCallbackFailure",
+        "",
+    ),
+    (
+        "POST",
+        r"/2025-12-01/durable-execution-callbacks/[^/]+/heartbeat/?",
+        "SendDurableExecutionCallbackHeartbeat",
+        "",
+    ),
+    (
+        "POST",
+        r"/2025-12-01/durable-execution-callbacks/[^/]+/succeed/?",
+        "SendDurableExecutionCallbackSuccess",
+        "",
+    ),
+    ("POST", r"/2025-12-01/durable-executions/[^/]+/stop/?", "StopDurableExecution", ""),
+    ("POST", r"/2017-03-31/tags/[^/]+/?", "TagResource", ""),
+    ("DELETE", r"/2017-03-31/tags/[^/]+/?", "UntagResource", ""),
+    ("PUT", r"/2015-03-31/functions/[^/]+/aliases/[^/]+/?", "UpdateAlias", ""),
+    ("PUT", r"/2025-11-30/capacity-providers/[^/]+/?", "UpdateCapacityProvider", ""),
+    ("PUT", r"/2020-04-22/code-signing-configs/[^/]+/?", "UpdateCodeSigningConfig", ""),
+    ("PUT", r"/2015-03-31/event-source-mappings/[^/]+/?", "UpdateEventSourceMapping", ""),
+    (
+        "POST",
+        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
+        "UpdateFunctionEventInvokeConfig",
+        "",
+    ),
+    ("PUT", r"/2021-10-31/functions/[^/]+/url/?", "UpdateFunctionUrlConfig", ""),
+]
+
+UNIMPLEMENTED = [
+    (method, re.compile(pattern), operation, query)
+    for method, pattern, operation, query in _OPERATIONS
+]
+
+
+def operation_for(method: str, path: str, query_string: str) -> str | None:
+    """The name of the model operation this request is for, if lamina lacks it."""
+    for op_method, pattern, operation, query in UNIMPLEMENTED:
+        if op_method == method and pattern.fullmatch(path) and query in query_string:
+            return operation
+    return None
