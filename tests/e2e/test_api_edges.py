@@ -23,6 +23,7 @@ def test_a_path_outside_the_api_is_an_unknown_operation(lamina_server):
 
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=5)
+    raised.value.close()
 
     assert raised.value.code == 404
     assert raised.value.headers["x-amzn-ErrorType"] == "UnknownOperationException"
