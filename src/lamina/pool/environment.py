@@ -70,6 +70,7 @@ class Environment:
         self._partial = bytearray()
         self._capture: deque[str] | None = None
         self._capture_bytes = 0
+        self._reading = True
         self._loop.add_reader(sandbox.control.fileno(), self._on_control)
         self._loop.add_reader(sandbox.output_fd, self._on_output)
         sandbox.exited.add_done_callback(self._on_exited)
@@ -96,9 +97,6 @@ class Environment:
 
     async def destroy(self) -> None:
         """Stop the environment for good. Safe to call twice."""
-        if not self.alive and self.sandbox.exited.done():
-            await self.sandbox.destroy()
-            return
         self.alive = False
         self._stop_reading()
         await self.sandbox.destroy()
@@ -267,11 +265,13 @@ class Environment:
                 self._capture_bytes -= len(self._capture.popleft()) + 1
 
     def _stop_reading(self) -> None:
-        self._drain_output()
-        self._flush_partial_line()
-        for fd in (self.sandbox.control.fileno(), self.sandbox.output_fd):
-            with contextlib.suppress(Exception):
-                self._loop.remove_reader(fd)
+        if self._reading:
+            self._reading = False
+            self._drain_output()
+            self._flush_partial_line()
+            for fd in (self.sandbox.control.fileno(), self.sandbox.output_fd):
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(fd)
 
 
 def _text(line: bytes) -> str:

@@ -41,6 +41,7 @@ class EnvironmentPool:
                 env.busy = True
                 return env
             self._forget(function_name, env)
+            await env.destroy()
         env = await start()
         env.busy = True
         self._live.setdefault(function_name, set()).add(env)

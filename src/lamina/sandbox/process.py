@@ -39,6 +39,12 @@ class ProcessSandbox:
         self._destroyed = False
 
     def _on_exit(self) -> None:
+        if self.exited.done():
+            return
+        # The leader has exited but is not reaped yet, so its process group id cannot have been
+        # reused: kill whatever else the function left in the group, then reap.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
         status = self._proc.poll()
         if status is None:
             return
@@ -47,6 +53,8 @@ class ProcessSandbox:
             self.exited.set_result(status)
 
     def kill(self) -> None:
+        if self.exited.done():
+            return  # reaped: the pid and group id may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
