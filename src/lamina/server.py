@@ -21,6 +21,7 @@ from lamina.artifacts import CodeStore
 from lamina.control import FunctionRegistry
 from lamina.invoke import Invoker
 from lamina.pool import EnvironmentPool, Launcher
+from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
 from lamina.sandbox import ProcessBackend, SandboxBackend
 from lamina.settings import Settings
@@ -51,6 +52,7 @@ class LaminaServer:
             self.logs,
             settings.region,
             pycache_dir=data / "pycache",
+            sdk_path=prepare_python_sdk(data / "sdk" / "python"),
         )
         self.invoker = Invoker(
             self.store, self.pool, launcher, settings.region, settings.account_id

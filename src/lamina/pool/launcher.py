@@ -16,6 +16,7 @@ from lamina import arns
 from lamina.errors import SandboxError
 from lamina.model import FunctionConfig
 from lamina.pool.environment import Environment, LogTarget
+from lamina.pool.sdk import SDK_MIN_PYTHON, runtime_version
 from lamina.runtimes import RuntimeCatalog
 from lamina.sandbox import SandboxBackend, SandboxSpec
 from lamina.telemetry import LogStore, lines
@@ -103,7 +104,7 @@ class Launcher:
         }
         if config.application_log_level and config.log_format == "JSON":
             env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level
-        if self.sdk_path is not None:
+        if self.sdk_path is not None and runtime_version(config.runtime) >= SDK_MIN_PYTHON:
             env["_LAMINA_SDK_PATH"] = str(self.sdk_path)
         env.update(_user_variables(config.environment))
         return env
