@@ -1,20 +1,25 @@
 """Log groups, streams and events, kept in their own SQLite database.
 
-Environments append events as their output arrives; the store buffers them and commits in
-batches (at most every ``flush_interval_s``, or sooner when many are waiting), so logging never
-costs an fsync per line on the invoke path. Readers flush first, so what a client reads includes
-everything written before its request. The layout mirrors CloudWatch Logs, whose API the HTTP
+Environments append events as their output arrives; a writer thread commits them in batches
+(at most every ``flush_interval_s``, or sooner when many are waiting), so logging costs the
+invoke path neither an fsync nor the time of an insert. Readers flush first, so what a client
+reads includes everything written before its request. The layout mirrors CloudWatch Logs, whose API the HTTP
 edge serves from here.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import logging
 import sqlite3
+import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 MAX_EVENT_BYTES = 256 * 1024
 """CloudWatch's limit for one event; longer messages are cut."""
@@ -74,46 +79,65 @@ class LogStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._pending: list[tuple[str, str, int, str]] = []
+        self._lock = threading.Lock()
+        """Guards the connection: the writer thread and readers on the event loop share it."""
+        self._pending: deque[tuple[str, str, int, str]] = deque()
         self._flush_interval_s = flush_interval_s
         self._max_pending = max_pending
-        self._timer: asyncio.TimerHandle | None = None
+        self._wake = threading.Event()
         self._closed = False
+        self._writer = threading.Thread(target=self._write_forever, name="lamina-logs", daemon=True)
+        self._writer.start()
 
     def append(self, group: str, stream: str, timestamp_ms: int, message: str) -> None:
-        """Queue one event; it is committed within the flush interval."""
+        """Queue one event; the writer thread commits it within the flush interval."""
         if self._closed:
             return
         if len(message) > MAX_EVENT_BYTES:
             message = message[:MAX_EVENT_BYTES]
         self._pending.append((group, stream, timestamp_ms, message))
         if len(self._pending) >= self._max_pending:
-            self.flush()
-        elif self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._timer = loop.call_later(self._flush_interval_s, self.flush)
+            self._wake.set()
 
     def flush(self) -> None:
         """Commit every queued event in one transaction."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._pending or self._closed:
+        with self._lock:
+            self._flush_locked()
+
+    @contextlib.contextmanager
+    def _up_to_date(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for a reader, with everything queued so far committed."""
+        with self._lock:
+            self._flush_locked()
+            yield self._db
+
+    def _flush_locked(self) -> None:
+        if self._closed:
             return
-        pending, self._pending = self._pending, []
+        batch: list[tuple[str, str, int, str]] = []
+        with contextlib.suppress(IndexError):
+            while True:
+                batch.append(self._pending.popleft())
+        if not batch:
+            return
         now = int(time.time() * 1000)
         with self._db:
             self._db.execute("BEGIN")
-            self._ensure_streams(pending, now)
+            self._ensure_streams(batch, now)
             self._db.executemany(
-                "INSERT INTO log_events (group_name, stream_name, ts_ms, ingestion_ms, message)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(g, s, ts, now, m) for g, s, ts, m in pending],
+                "INSERT INTO log_events (group_name, stream_name, ts_ms, ingestion_ms,"
+                " message) VALUES (?, ?, ?, ?, ?)",
+                [(g, s, ts, now, m) for g, s, ts, m in batch],
             )
+
+    def _write_forever(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._flush_interval_s)
+            self._wake.clear()
+            try:
+                self.flush()
+            except sqlite3.Error:
+                log.exception("writing log events failed; that batch of events is lost")
 
     def _ensure_streams(self, pending: Sequence[tuple[str, str, int, str]], now: int) -> None:
         stats: dict[tuple[str, str], list[int]] = {}
@@ -139,33 +163,31 @@ class LogStore:
             )
 
     def groups(self, prefix: str = "", after: str = "", limit: int = 50) -> list[tuple[str, int]]:
-        self.flush()
-        rows = self._db.execute(
-            "SELECT name, created_ms FROM log_groups WHERE name >= ? AND name > ?"
-            " AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?",
-            (prefix, after, len(prefix), prefix, limit),
-        ).fetchall()
+        with self._up_to_date() as db:
+            rows = db.execute(
+                "SELECT name, created_ms FROM log_groups WHERE name >= ? AND name > ?"
+                " AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?",
+                (prefix, after, len(prefix), prefix, limit),
+            ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
     def group_exists(self, group: str) -> bool:
-        self.flush()
-        return (
-            self._db.execute("SELECT 1 FROM log_groups WHERE name = ?", (group,)).fetchone()
-            is not None
-        )
+        with self._up_to_date() as db:
+            row = db.execute("SELECT 1 FROM log_groups WHERE name = ?", (group,)).fetchone()
+        return row is not None
 
     def streams(
         self, group: str, prefix: str = "", by_last_event: bool = False, descending: bool = False
     ) -> list[LogStream]:
-        self.flush()
         order = "COALESCE(last_event_ms, 0)" if by_last_event else "name"
         direction = "DESC" if descending else "ASC"
-        rows = self._db.execute(
-            "SELECT group_name, name, created_ms, first_event_ms, last_event_ms,"
-            " last_ingestion_ms, stored_bytes FROM log_streams"
-            f" WHERE group_name = ? AND substr(name, 1, ?) = ? ORDER BY {order} {direction}, name",
-            (group, len(prefix), prefix),
-        ).fetchall()
+        with self._up_to_date() as db:
+            rows = db.execute(
+                "SELECT group_name, name, created_ms, first_event_ms, last_event_ms,"
+                " last_ingestion_ms, stored_bytes FROM log_streams WHERE group_name = ?"
+                f" AND substr(name, 1, ?) = ? ORDER BY {order} {direction}, name",
+                (group, len(prefix), prefix),
+            ).fetchall()
         return [LogStream(*row) for row in rows]
 
     def events(
@@ -180,7 +202,6 @@ class LogStore:
         newest_first: bool = False,
     ) -> list[LogEvent]:
         """Events of a group (optionally some of its streams) in time order, paged by id."""
-        self.flush()
         clauses = ["group_name = ?", "id > ?"]
         params: list[object] = [group, after_id]
         if before_id is not None:
@@ -196,25 +217,29 @@ class LogStore:
             clauses.append("ts_ms < ?")
             params.append(end_ms)
         direction = "DESC" if newest_first else "ASC"
-        rows = self._db.execute(
-            "SELECT id, group_name, stream_name, ts_ms, ingestion_ms, message FROM log_events"
-            f" WHERE {' AND '.join(clauses)} ORDER BY id {direction} LIMIT ?",
-            [*params, limit],
-        ).fetchall()
+        with self._up_to_date() as db:
+            rows = db.execute(
+                "SELECT id, group_name, stream_name, ts_ms, ingestion_ms, message FROM log_events"
+                f" WHERE {' AND '.join(clauses)} ORDER BY id {direction} LIMIT ?",
+                [*params, limit],
+            ).fetchall()
         return [LogEvent(*row) for row in rows]
 
     def delete_group(self, group: str) -> bool:
-        self.flush()
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM log_events WHERE group_name = ?", (group,))
-            self._db.execute("DELETE FROM log_streams WHERE group_name = ?", (group,))
-            cursor = self._db.execute("DELETE FROM log_groups WHERE name = ?", (group,))
+        with self._up_to_date() as db, db:
+            db.execute("BEGIN")
+            db.execute("DELETE FROM log_events WHERE group_name = ?", (group,))
+            db.execute("DELETE FROM log_streams WHERE group_name = ?", (group,))
+            cursor = db.execute("DELETE FROM log_groups WHERE name = ?", (group,))
         return cursor.rowcount > 0
 
     def close(self) -> None:
+        """Write what is queued and stop. Safe to call twice."""
         if self._closed:
             return
         self.flush()
-        self._closed = True
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+        self._writer.join(timeout=5)
         self._db.close()
