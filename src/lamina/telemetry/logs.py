@@ -3,8 +3,8 @@
 Environments append events as their output arrives; a writer thread commits them in batches
 (at most every ``flush_interval_s``, or sooner when many are waiting), so logging costs the
 invoke path neither an fsync nor the time of an insert. Readers flush first, so what a client
-reads includes everything written before its request. The layout mirrors CloudWatch Logs, whose API the HTTP
-edge serves from here.
+reads includes everything written before its request. The layout mirrors CloudWatch Logs, whose
+API the HTTP edge serves from here.
 """
 
 from __future__ import annotations
