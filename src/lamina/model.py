@@ -7,6 +7,7 @@ is mechanical (see api/shapes.py).
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -72,6 +73,7 @@ class FunctionConfig:
     def log_group_name(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
 
+    @functools.cached_property
     def runtime_fingerprint(self) -> str:
         """A digest of everything an execution environment is built from.
 

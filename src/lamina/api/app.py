@@ -80,6 +80,11 @@ class Router:
                 found = pattern.fullmatch(path)
                 if found:
                     return handler, found.groupdict()
+        operation = unimplemented.operation_for(method, path)
+        if operation is not None:
+            raise NotImplementedException(
+                f"lamina does not implement the {operation} operation yet."
+            )
         raise UnknownOperationException(f"No operation of the Lambda API matches {method} {path}")
 
 
@@ -120,12 +125,6 @@ class LaminaApp:
             return await logs.handle(self.services, request)
         if request.path == "/_lamina/health":
             return json_response({"status": "ok"})
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        operation = unimplemented.operation_for(request.method, request.path, query)
-        if operation is not None:
-            raise NotImplementedException(
-                f"lamina does not implement the {operation} operation yet."
-            )
         handler, params = self.router.match(request.method, request.path)
         return await handler(self.services, request, **params)
 

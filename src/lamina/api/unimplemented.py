@@ -224,9 +224,14 @@ UNIMPLEMENTED = [
 ]
 
 
-def operation_for(method: str, path: str, query_string: str) -> str | None:
-    """The name of the model operation this request is for, if lamina lacks it."""
-    for op_method, pattern, operation, query in UNIMPLEMENTED:
-        if op_method == method and pattern.fullmatch(path) and query in query_string:
-            return operation
-    return None
+def operation_for(method: str, path: str) -> str | None:
+    """The name of the model operation this request is for, if lamina lacks it.
+
+    Operations told apart only by their query string are named together.
+    """
+    names = [
+        operation
+        for op_method, pattern, operation, _query in UNIMPLEMENTED
+        if op_method == method and pattern.fullmatch(path)
+    ]
+    return " or ".join(names) or None

@@ -81,7 +81,7 @@ class Invoker:
         return config
 
     async def run(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
-        key = config.runtime_fingerprint()
+        key = config.runtime_fingerprint
         try:
             env = await self.pool.acquire(
                 config.name, key, lambda: self.launcher.start(config, key)
@@ -98,7 +98,7 @@ class Invoker:
 
     async def retire_environments(self, function_name: str, keep: FunctionConfig | None) -> None:
         """Stop reusing environments built from an older configuration of the function."""
-        await self.pool.retire(function_name, keep.runtime_fingerprint() if keep else None)
+        await self.pool.retire(function_name, keep.runtime_fingerprint if keep else None)
 
     async def close(self) -> None:
         """Let background invocations finish, then stop every environment."""

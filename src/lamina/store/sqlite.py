@@ -4,6 +4,10 @@ Queries are short primary-key lookups and single-row writes, so they run on the 
 thread (a hop to a worker thread would cost more than the query). ``synchronous=NORMAL`` in WAL
 mode keeps every committed transaction across a crash of the server process; only a power loss
 can drop the last few.
+
+The database belongs to one server process, so function configurations are also kept in memory
+after their first read and updated on every write: the invoke path reads a configuration without
+touching SQLite or decoding JSON.
 """
 
 from __future__ import annotations
@@ -29,10 +33,17 @@ class SqliteStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         migrate(self._db)
+        self._functions: dict[str, FunctionConfig] = {}
 
     async def get_function(self, name: str) -> FunctionConfig | None:
+        cached = self._functions.get(name)
+        if cached is not None:
+            return cached
         row = self._db.execute("SELECT config FROM functions WHERE name = ?", (name,)).fetchone()
-        return _config(row[0]) if row else None
+        if row is None:
+            return None
+        config = self._functions[name] = _config(row[0])
+        return config
 
     async def list_functions(self, after: str | None, limit: int) -> list[FunctionConfig]:
         rows = self._db.execute(
@@ -57,6 +68,7 @@ class SqliteStore:
             )
         except sqlite3.IntegrityError as exc:
             raise DuplicateError(config.name) from exc
+        self._functions[config.name] = config
 
     async def replace_function(self, config: FunctionConfig, expected_revision: str) -> bool:
         cursor = self._db.execute(
@@ -71,12 +83,16 @@ class SqliteStore:
                 expected_revision,
             ),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self._functions[config.name] = config
+        return True
 
     async def delete_function(self, name: str) -> FunctionConfig | None:
         row = self._db.execute(
             "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
         ).fetchone()
+        self._functions.pop(name, None)
         return _config(row[0]) if row else None
 
     async def account_usage(self) -> tuple[int, int]:
