@@ -61,6 +61,14 @@ class CodeStore:
             _write_atomically(zip_path, data)
         return CodeArtifact(sha, len(data), unzipped)
 
+    def check(self, data: bytes) -> CodeArtifact:
+        """Validate a zip as ``put`` would, storing nothing (for dry runs)."""
+        archive = _open(data)
+        with archive:
+            members = _checked_members(archive, self.max_unzipped_bytes)
+        unzipped = sum(m.file_size for m in members)
+        return CodeArtifact(hashlib.sha256(data).hexdigest(), len(data), unzipped)
+
     def tree_path(self, sha256_hex: str) -> Path:
         return self._trees / sha256_hex
 
@@ -80,10 +88,7 @@ class CodeStore:
             shutil.rmtree(tree, ignore_errors=True)
 
     def _unpack_once(self, sha: str, data: bytes) -> int:
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise InvalidZipError("the package is not a valid zip file") from exc
+        archive = _open(data)
         with archive:
             members = _checked_members(archive, self.max_unzipped_bytes)
             tree = self.tree_path(sha)
@@ -101,6 +106,13 @@ class CodeStore:
                     return sum(m.file_size for m in members)
                 raise
         return written
+
+
+def _open(data: bytes) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise InvalidZipError("the package is not a valid zip file") from exc
 
 
 def _checked_members(archive: zipfile.ZipFile, limit: int) -> list[zipfile.ZipInfo]:

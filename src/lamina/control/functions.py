@@ -71,6 +71,9 @@ class FunctionRegistry:
         self.region = region
         self.account = account
         self._settling: set[asyncio.Task[None]] = set()
+        self._code_lock = asyncio.Lock()
+        """Serialises storing packages with removing unused ones, so a package is never removed
+        between being stored and being referred to."""
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -88,13 +91,13 @@ class FunctionRegistry:
                     version, "functionVersion", "Member must satisfy enum value set: [ALL]"
                 )
             )
-        limit = min(max_items or MAX_LIST_ITEMS, MAX_LIST_ITEMS)
-        if limit < 1:
+        if max_items is not None and max_items < 1:
             raise ValidationException(
                 arns.validation_message(
                     str(max_items), "maxItems", "Member must have value greater than or equal to 1"
                 )
             )
+        limit = min(max_items or MAX_LIST_ITEMS, MAX_LIST_ITEMS)
         configs = await self.store.list_functions(_decode_marker(marker), limit + 1)
         next_marker = _encode_marker(configs[limit - 1].name) if len(configs) > limit else None
         qualifier = LATEST if version == "ALL" else None
@@ -134,12 +137,18 @@ class FunctionRegistry:
             )
         _refuse_unsupported(body)
         fields = self._settings(body, creating=True)
+        tags = _tags(body.get("Tags"))
         zip_bytes = _zip_from(body.get("Code"))
         if await self.store.get_function(name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
-        artifact = await self._store_code(zip_bytes)
+        async with self._code_lock:
+            artifact = await self._store_code(zip_bytes)
+            return await self._insert_new(name, artifact, fields, tags)
+
+    async def _insert_new(
+        self, name: str, artifact: CodeArtifact, fields: dict[str, Any], tags: dict[str, str] | None
+    ) -> FunctionView:
         now = _now_ms()
-        tags = _tags(body.get("Tags"))
         config = FunctionConfig(
             name=name,
             code_sha256=artifact.sha256_hex,
@@ -155,6 +164,8 @@ class FunctionRegistry:
         try:
             await self.store.insert_function(config)
         except DuplicateError as exc:
+            if not await self.store.code_in_use(artifact.sha256_hex):
+                await asyncio.to_thread(self.code.remove, artifact.sha256_hex)
             raise ResourceConflictException(f"Function already exist: {name}") from exc
         self._settle_soon(name, config.revision_id)
         return FunctionView(config, self.arn(name), tags)
@@ -178,11 +189,14 @@ class FunctionRegistry:
         changes: dict[str, Any] = {}
         if "Architectures" in body:
             changes["architectures"] = check.check_architectures(body["Architectures"])
-        artifact = await self._store_code(zip_bytes)
-        changes.update(code_sha256=artifact.sha256_hex, code_size=artifact.size)
         if body.get("DryRun"):
+            checked = await self._store_code(zip_bytes, dry_run=True)
+            changes.update(code_sha256=checked.sha256_hex, code_size=checked.size)
             return FunctionView(replace(config, **changes), self.arn(name), config_tags(config))
-        return await self._apply_update(config, changes)
+        async with self._code_lock:
+            artifact = await self._store_code(zip_bytes)
+            changes.update(code_sha256=artifact.sha256_hex, code_size=artifact.size)
+            return await self._apply_update(config, changes)
 
     async def update_configuration(self, name_param: str, body: Mapping[str, Any]) -> FunctionView:
         name, _ = self.reference(name_param, None, max_length=140)
@@ -203,6 +217,7 @@ class FunctionRegistry:
         if removed is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
         await self.invoker.retire_environments(name, None)
+        await self._collect_code(removed.code_sha256, name)
 
     async def recover(self) -> None:
         """Finish transitions a crash interrupted and drop packages nobody refers to."""
@@ -316,9 +331,9 @@ class FunctionRegistry:
             fields["kms_key_arn"] = str(body["KMSKeyArn"]) or None
         return fields
 
-    async def _store_code(self, zip_bytes: bytes) -> CodeArtifact:
+    async def _store_code(self, zip_bytes: bytes, *, dry_run: bool = False) -> CodeArtifact:
         try:
-            return await asyncio.to_thread(self.code.put, zip_bytes)
+            return await asyncio.to_thread(self.code.check if dry_run else self.code.put, zip_bytes)
         except InvalidZipError as exc:
             message = str(exc)
             if message.startswith("Unzipped size"):
@@ -343,15 +358,17 @@ class FunctionRegistry:
                 "The operation cannot be performed at this time. An update is in progress for "
                 f"resource: {self.arn(config.name)}"
             )
-        self._settle_soon(config.name, updated.revision_id)
+        self._settle_soon(config.name, updated.revision_id, config.code_sha256)
         return FunctionView(updated, self.arn(config.name), config_tags(updated))
 
-    def _settle_soon(self, name: str, revision_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle(name, revision_id))
+    def _settle_soon(self, name: str, revision_id: str, previous_code: str | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._settle(name, revision_id, previous_code)
+        )
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _settle(self, name: str, revision_id: str) -> None:
+    async def _settle(self, name: str, revision_id: str, previous_code: str | None = None) -> None:
         """Finish a creation or an update: Active / Successful, with a new RevisionId."""
         config = await self.store.get_function(name)
         if config is None or config.revision_id != revision_id:
@@ -368,6 +385,18 @@ class FunctionRegistry:
         )
         if await self.store.replace_function(settled, revision_id):
             await self.invoker.retire_environments(name, settled)
+            if previous_code is not None and previous_code != settled.code_sha256:
+                await self._collect_code(previous_code, name)
+
+    async def _collect_code(self, sha256_hex: str, function_name: str) -> None:
+        """Remove a package no function refers to any more, unless an environment may still
+        be running from it (then the next start removes it)."""
+        async with self._code_lock:
+            if await self.store.code_in_use(sha256_hex):
+                return
+            if self.invoker.has_environments(function_name):
+                return
+            await asyncio.to_thread(self.code.remove, sha256_hex)
 
 
 def config_tags(config: FunctionConfig) -> Mapping[str, str] | None:

@@ -100,6 +100,9 @@ class Invoker:
         """Stop reusing environments built from an older configuration of the function."""
         await self.pool.retire(function_name, keep.runtime_fingerprint if keep else None)
 
+    def has_environments(self, function_name: str) -> bool:
+        return self.pool.count(function_name) > 0
+
     async def close(self) -> None:
         """Let background invocations finish, then stop every environment."""
         if self._background:

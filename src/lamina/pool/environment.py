@@ -29,6 +29,9 @@ MAX_RESPONSE_BYTES = 6_291_556
 _FRAME_LIMIT = MAX_RESPONSE_BYTES + 64 * 1024
 _TAIL_KEEP_BYTES = 8 * 1024
 _MAX_LINE_BYTES = 256 * 1024
+MAX_LOG_BYTES_PER_INVOCATION = 16 * 1024 * 1024
+"""Output past this within one invocation is read and dropped, so a runaway print loop cannot
+fill the server's disk; one line says so."""
 _EXIT_GRACE_S = 1.0
 
 
@@ -70,6 +73,7 @@ class Environment:
         self._partial = bytearray()
         self._capture: deque[str] | None = None
         self._capture_bytes = 0
+        self._logged_bytes, self._dropping = 0, False
         self._reading = True
         self._loop.add_reader(sandbox.control.fileno(), self._on_control)
         self._loop.add_reader(sandbox.output_fd, self._on_output)
@@ -106,6 +110,7 @@ class Environment:
     async def invoke(self, invocation: Invocation) -> Execution:
         """Run one invocation and write its log lines; never raises for the function's faults."""
         self._capture, self._capture_bytes = deque(), 0
+        self._logged_bytes, self._dropping = 0, False
         self._emit(lines.start(invocation.request_id, invocation.version))
         init_ms = self.init_duration_ms if self._first_invocation else None
         self._first_invocation = False
@@ -249,12 +254,24 @@ class Environment:
                 return
             line = bytes(self._partial[:end])
             del self._partial[: end + 1]
-            self._emit(_text(line))
+            self._emit_output(_text(line))
 
     def _flush_partial_line(self) -> None:
         if self._partial:
             line, self._partial = bytes(self._partial), bytearray()
-            self._emit(_text(line))
+            self._emit_output(_text(line))
+
+    def _emit_output(self, line: str) -> None:
+        """A line the function wrote: logged unless it is over its invocation's budget."""
+        self._logged_bytes += len(line) + 1
+        if self._logged_bytes <= MAX_LOG_BYTES_PER_INVOCATION:
+            self._emit(line)
+        elif not self._dropping:
+            self._dropping = True
+            self._emit(
+                f"lamina: this invocation wrote more than {MAX_LOG_BYTES_PER_INVOCATION} bytes "
+                "of output; the rest is dropped"
+            )
 
     def _emit(self, line: str) -> None:
         self.log.store.append(self.log.group, self.log.stream, int(time.time() * 1000), line)

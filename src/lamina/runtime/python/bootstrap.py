@@ -134,21 +134,43 @@ def load_handler(handler):
         ) from None
 
 
+UNESCAPED_RUNTIMES = ("AWS_Lambda_python3.12", "AWS_Lambda_python3.13")
+"""Runtimes whose AWS runtime client writes non-ASCII characters as they are, not escaped."""
+
+
 class _Encoder(json.JSONEncoder):
+    """Writes a Decimal with its exact digits, as AWS's runtime client does.
+
+    The standard encoder cannot emit raw number text, so each Decimal becomes a unique marker
+    string that ``marshal`` then replaces with the number's text.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.marker = "\u0000lamina-decimal-%s-" % os.urandom(8).hex()
+        self.decimals = []
+
     def default(self, o):
         if isinstance(o, decimal.Decimal):
             if o.is_nan():
                 return math.nan
-            return int(o) if o == o.to_integral_value() else float(o)
+            self.decimals.append(str(o))
+            return "%s%d" % (self.marker, len(self.decimals) - 1)
         return super().default(o)
 
 
 def marshal(result):
     if isinstance(result, bytes):
         return result
-    ensure_ascii = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"
+    ensure_ascii = os.environ.get("AWS_EXECUTION_ENV") not in UNESCAPED_RUNTIMES
     try:
-        return json.dumps(result, cls=_Encoder, ensure_ascii=ensure_ascii).encode()
+        encoder = _Encoder(ensure_ascii=ensure_ascii)
+        text = encoder.encode(result)
+        if encoder.decimals:
+            quoted = json.dumps(encoder.marker)[:-1]
+            for index, digits in enumerate(encoder.decimals):
+                text = text.replace('%s%d"' % (quoted, index), digits, 1)
+        return text.encode()
     except Exception as e:
         raise FaultException(
             FaultException.MARSHAL_ERROR, "Unable to marshal response: {}".format(e)
@@ -388,6 +410,10 @@ def main():
     if handler is None:
         sys.exit(1)
     runtime.serve(handler)
+    # The host closed the channel: leave now, even if the function left threads running.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
