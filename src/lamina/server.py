@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import secrets
 import sys
 from pathlib import Path
@@ -117,6 +118,18 @@ def _backend(settings: Settings) -> SandboxBackend:
     raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
 
 
+def _raise_open_files_limit() -> None:
+    """Each environment holds three descriptors and each client connection one: lift the soft
+    limit (often 1,024) to the hard one so a thousand environments fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            log.warning("cannot raise the open files limit from %d", soft)
+
+
 def _secret_key(path: Path) -> bytes:
     """The server's signing key, created on first start with owner-only permissions."""
     if path.exists():
@@ -135,6 +148,7 @@ def serve(settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _raise_open_files_limit()
     server = LaminaServer(settings)
     config = uvicorn.Config(
         server.app,

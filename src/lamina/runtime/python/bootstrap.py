@@ -9,6 +9,7 @@ Standard library only; must run on Python 3.9 and later. Started as
 ``python -s bootstrap.py`` with the control socket's descriptor in ``_LAMINA_CONTROL_FD``.
 """
 
+import contextlib
 import decimal
 import importlib
 import importlib.util
@@ -395,7 +396,17 @@ class Runtime(object):
         )
 
 
+MAX_OPEN_FILES = 1024  # Lambda's quota of file descriptors per execution environment
+
+
+def limit_open_files():
+    # ValueError or OSError: already lower, or not ours to change.
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+
+
 def main():
+    limit_open_files()
     fd = int(os.environ.pop("_LAMINA_CONTROL_FD"))
     os.set_inheritable(fd, False)
     sock = socket.socket(fileno=fd)
