@@ -6,6 +6,7 @@ receives its collaborators through its constructor.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import resource
@@ -45,7 +46,10 @@ class LaminaServer:
         self.logs = LogStore(data / "logs.db")
         self.code = CodeStore(data / "code")
         self.backend: SandboxBackend = _backend(settings)
-        self.pool = EnvironmentPool(idle_timeout_s=settings.idle_timeout_s)
+        self.pool = EnvironmentPool(
+            idle_timeout_s=settings.idle_timeout_s,
+            max_concurrent_starts=max(4, 2 * (os.cpu_count() or 1)),
+        )
         launcher = Launcher(
             self.backend,
             self.runtimes,
@@ -74,6 +78,10 @@ class LaminaServer:
     async def start(self) -> None:
         await self.registry.recover()
         self.pool.start()
+        # Everything allocated so far lives as long as the server: keep it out of the garbage
+        # collector's sight, so full collections stay short (they were 9-11 ms pauses).
+        gc.collect()
+        gc.freeze()
         available = ", ".join(self.runtimes.available()) or "none"
         log.info(
             "lamina ready on %s (data %s, sandbox %s, runtimes %s)",

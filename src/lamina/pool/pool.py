@@ -4,6 +4,11 @@ An environment serves one invocation at a time; concurrent invocations of one fu
 separate environments. Idle environments are kept for ``idle_timeout_s`` after their last use
 and then destroyed by the reaper. When a function changes or is deleted, its environments are
 retired: idle ones at once, busy ones as soon as their invocation ends.
+
+Cold starts are CPU-bound, so only ``max_concurrent_starts`` run at once; a request waiting for
+a start slot takes an environment that became idle meanwhile instead of starting another. A start
+holds its slot for at most ``start_slot_s``, so functions with a slow init (long imports, sleeps
+at module level) cannot hold up everyone else's cold starts.
 """
 
 from __future__ import annotations
@@ -17,8 +22,13 @@ from lamina.pool.environment import Environment
 
 
 class EnvironmentPool:
-    def __init__(self, idle_timeout_s: float) -> None:
+    def __init__(
+        self, idle_timeout_s: float, max_concurrent_starts: int = 4, start_slot_s: float = 0.25
+    ) -> None:
         self.idle_timeout_s = idle_timeout_s
+        self.start_slot_s = start_slot_s
+        self._start_slots = asyncio.Semaphore(max_concurrent_starts)
+        self._destroying: set[asyncio.Task[None]] = set()
         self._idle: dict[str, list[Environment]] = {}
         self._live: dict[str, set[Environment]] = {}
         """Every live environment by function name, busy or idle."""
@@ -34,6 +44,27 @@ class EnvironmentPool:
     ) -> Environment:
         """A warm environment for ``key`` if one is idle, else a new one from ``start``."""
         self._current_key[function_name] = key
+        env = self._take_idle(function_name, key)
+        if env is not None:
+            return env
+        starting: asyncio.Future[Environment] | None = None
+        try:
+            async with self._start_slots:
+                env = self._take_idle(function_name, key)
+                if env is not None:
+                    return env
+                starting = asyncio.ensure_future(start())
+                await asyncio.wait({starting}, timeout=self.start_slot_s)
+            env = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            if starting is not None:  # nobody waits for it now: keep it warm for the next one
+                starting.add_done_callback(lambda task: self._adopt(function_name, task))
+            raise
+        env.busy = True
+        self._live.setdefault(function_name, set()).add(env)
+        return env
+
+    def _take_idle(self, function_name: str, key: str) -> Environment | None:
         stack = self._idle.get(key)
         while stack:
             env = stack.pop()
@@ -41,11 +72,24 @@ class EnvironmentPool:
                 env.busy = True
                 return env
             self._forget(function_name, env)
-            await env.destroy()
-        env = await start()
-        env.busy = True
+            self._destroy_later(env)
+        return None
+
+    def _adopt(self, function_name: str, task: asyncio.Future[Environment]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        env = task.result()
         self._live.setdefault(function_name, set()).add(env)
-        return env
+        if env.alive and self._current_key.get(function_name) == env.key and not self._closing:
+            self._idle.setdefault(env.key, []).append(env)
+        else:
+            self._forget(function_name, env)
+            self._destroy_later(env)
+
+    def _destroy_later(self, env: Environment) -> None:
+        task = asyncio.get_running_loop().create_task(env.destroy())
+        self._destroying.add(task)
+        task.add_done_callback(self._destroying.discard)
 
     async def release(self, function_name: str, env: Environment) -> None:
         """Return an environment after its invocation; a dead or retired one is destroyed."""
@@ -91,6 +135,8 @@ class EnvironmentPool:
         self._idle.clear()
         self._live.clear()
         await asyncio.gather(*(env.destroy() for env in everything), return_exceptions=True)
+        if self._destroying:
+            await asyncio.gather(*self._destroying, return_exceptions=True)
 
     def _forget(self, function_name: str, env: Environment) -> None:
         self._live.get(function_name, set()).discard(env)
