@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import MakeFunction, RunningServer, client_for
+from tests.conftest import MakeFunction, RunningServer, client_for, zip_files
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -534,3 +534,27 @@ def test_empty_payload_reaches_the_handler_as_an_empty_object(lambda_client, int
     _, body = invoke(lambda_client, introspect)
 
     assert body["event"] == {}
+
+
+def test_handler_in_a_package_is_named_with_dots(lambda_client, make_function):
+    package = zip_files(
+        {
+            "app/__init__.py": "",
+            "app/api/__init__.py": "",
+            "app/api/views.py": "def entry(event, context):\n    return ['nested', event]\n",
+        }
+    )
+    name = make_function(zip_bytes=package, handler="app.api.views.entry")
+
+    response = lambda_client.invoke(FunctionName=name, Payload=b"7")
+
+    assert json.loads(response["Payload"].read()) == ["nested", 7]
+
+
+def test_handler_in_a_folder_may_be_named_with_slashes(lambda_client, make_function):
+    package = zip_files({"src/handlers/main.py": "def run(event, context):\n    return 'ok'\n"})
+    name = make_function(zip_bytes=package, handler="src/handlers/main.run")
+
+    response = lambda_client.invoke(FunctionName=name)
+
+    assert json.loads(response["Payload"].read()) == "ok"
