@@ -6,8 +6,10 @@ names; tests that restart or kill a server start their own with ``start_server``
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -158,6 +160,22 @@ def handler_zip(source: str, module: str = "handler") -> bytes:
 
 def unique_name(prefix: str = "fn") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    """Invoke with a JSON event; the response and its decoded JSON payload."""
+    if event is not None:
+        kwargs["Payload"] = json.dumps(event).encode()
+    response: dict[str, Any] = client.invoke(FunctionName=name, **kwargs)
+    return response, json.loads(response["Payload"].read())
+
+
+def request_id(response: dict[str, Any]) -> str:
+    return str(response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"])
+
+
+def tail(response: dict[str, Any]) -> str:
+    return base64.b64decode(response["LogResult"]).decode()
 
 
 def wait_active(client: Any, name: str, timeout_s: float = 10.0) -> dict[str, Any]:

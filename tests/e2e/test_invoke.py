@@ -20,29 +20,21 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import MakeFunction, RunningServer, client_for, zip_files
+from tests.conftest import (
+    MakeFunction,
+    RunningServer,
+    client_for,
+    invoke,
+    request_id,
+    tail,
+    zip_files,
+)
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 SYNC_LIMIT = 6_291_456
 EVENT_LIMIT = 1_048_576
 RESPONSE_LIMIT = 6_291_556
-
-
-def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
-    """Invoke with a JSON event; the response and its decoded JSON payload."""
-    if event is not None:
-        kwargs["Payload"] = json.dumps(event).encode()
-    response: dict[str, Any] = client.invoke(FunctionName=name, **kwargs)
-    return response, json.loads(response["Payload"].read())
-
-
-def request_id(response: dict[str, Any]) -> str:
-    return str(response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"])
-
-
-def tail(response: dict[str, Any]) -> str:
-    return base64.b64decode(response["LogResult"]).decode()
 
 
 def raw_invoke(

@@ -7,14 +7,19 @@ types and messages are AWS's, as recorded in AWS-BEHAVIOUR.md (section 5).
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-from typing import Any
 
 import pytest
 
-from tests.conftest import FUNCTIONS_DIR, MakeFunction, handler_zip, wait_active
+from tests.conftest import (
+    FUNCTIONS_DIR,
+    MakeFunction,
+    handler_zip,
+    invoke,
+    request_id,
+    tail,
+    wait_active,
+)
 
 WORKING_HANDLER = (FUNCTIONS_DIR / "actions.py").read_text()
 
@@ -42,22 +47,6 @@ import sys
 
 sys.exit(0)
 """
-
-
-def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
-    """Invoke with a JSON event; the response and its decoded JSON payload."""
-    if event is not None:
-        kwargs["Payload"] = json.dumps(event).encode()
-    response: dict[str, Any] = client.invoke(FunctionName=name, **kwargs)
-    return response, json.loads(response["Payload"].read())
-
-
-def request_id(response: dict[str, Any]) -> str:
-    return str(response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"])
-
-
-def tail(response: dict[str, Any]) -> str:
-    return base64.b64decode(response["LogResult"]).decode()
 
 
 @pytest.fixture
