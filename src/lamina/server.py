@@ -44,7 +44,8 @@ class LaminaServer:
         self.runtimes = runtimes or discover(settings.runtime_overrides)
         self.store = SqliteStore(data / "lamina.db")
         self.logs = LogStore(data / "logs.db")
-        self.code = CodeStore(data / "code")
+        pycache = data / "pycache"
+        self.code = CodeStore(data / "code", pycache_root=pycache)
         self.backend: SandboxBackend = _backend(settings)
         self.pool = EnvironmentPool(
             idle_timeout_s=settings.idle_timeout_s,
@@ -56,7 +57,7 @@ class LaminaServer:
             self.code.tree_path,
             self.logs,
             settings.region,
-            pycache_dir=data / "pycache",
+            pycache_dir=pycache,
             sdk_path=prepare_python_sdk(data / "sdk" / "python"),
         )
         self.invoker = Invoker(

@@ -41,8 +41,16 @@ class CodeArtifact:
 class CodeStore:
     """Put, find and remove deployment packages by their SHA-256."""
 
-    def __init__(self, root: Path, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+        pycache_root: Path | None = None,
+    ) -> None:
+        """``pycache_root``: where runtimes write bytecode compiled from the trees (Python's
+        ``pycache_prefix``); a package's share of it is removed with the package."""
         self.root = root
+        self.pycache_root = pycache_root
         self.max_unzipped_bytes = max_unzipped_bytes
         self._zips = root / "zips"
         self._trees = root / "tree"
@@ -86,6 +94,9 @@ class CodeStore:
         if tree.exists():
             _make_writable(tree)
             shutil.rmtree(tree, ignore_errors=True)
+        if self.pycache_root is not None:
+            compiled = self.pycache_root / tree.resolve().relative_to(tree.resolve().anchor)
+            shutil.rmtree(compiled, ignore_errors=True)
 
     def _unpack_once(self, sha: str, data: bytes) -> int:
         archive = _open(data)

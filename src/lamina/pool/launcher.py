@@ -65,9 +65,9 @@ class Launcher:
             argv=(
                 str(runtime.interpreter),
                 "-s",
-                "-X",
-                f"pycache_prefix={self.pycache_dir}",
                 str(self.runtime_dir / "python" / "bootstrap.py"),
+                # Compiled function code goes here, not into the shared read-only code tree.
+                f"--pycache-prefix={self.pycache_dir}",
             ),
             env=self.environment_variables(config, stream, task_root, runtime.interpreter.parent),
             cwd=task_root,

@@ -396,6 +396,17 @@ class Runtime(object):
         )
 
 
+def use_pycache_prefix(args):
+    """Write the function's compiled modules under the given folder from now on.
+
+    Set only after the runtime's own imports, so the standard library keeps using the compiled
+    files that come with the interpreter.
+    """
+    for arg in args:
+        if arg.startswith("--pycache-prefix="):
+            sys.pycache_prefix = arg.split("=", 1)[1]
+
+
 MAX_OPEN_FILES = 1024  # Lambda's quota of file descriptors per execution environment
 
 
@@ -416,6 +427,7 @@ def main():
     sys.stdout = _Unbuffered(sys.stdout)
     sys.stderr = _Unbuffered(sys.stderr)
     setup_logging()
+    use_pycache_prefix(sys.argv[1:])
     runtime = Runtime(sock)
     handler = runtime.init(os.environ.get("_HANDLER", ""))
     if handler is None:
