@@ -136,3 +136,27 @@ def test_code_no_function_uses_is_removed_at_the_next_start(start_server, tmp_pa
     server.start()
 
     assert list((tmp_path / "data" / "code" / "zips").glob("*.zip")) == []
+
+
+def test_graceful_stop_finishes_accepted_event_invocations(start_server, tmp_path: Path):
+    server = start_server()
+    client = client_for(server.endpoint)
+    marker = tmp_path / "event-done"
+    _create(
+        client,
+        "writer",
+        "import time, pathlib\n"
+        "def handler(event, context):\n"
+        "    time.sleep(0.5)\n"
+        "    pathlib.Path(event['path']).write_text(context.aws_request_id)\n",
+        Timeout=5,
+    )
+
+    accepted = client.invoke(
+        FunctionName="writer", InvocationType="Event", Payload=json.dumps({"path": str(marker)})
+    )
+    code = server.stop(signal.SIGTERM)
+
+    assert accepted["StatusCode"] == 202
+    assert code == 0
+    assert marker.read_text() == accepted["ResponseMetadata"]["RequestId"]
