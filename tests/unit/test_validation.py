@@ -324,3 +324,10 @@ def test_json_log_format_is_refused_as_unsupported_by_lamina():
 def test_log_level_filtering_is_refused_as_unsupported_by_lamina():
     with pytest.raises(InvalidParameterValueException):
         check.check_logging({"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"})
+
+
+def test_kms_key_arn_must_be_an_arn_and_empty_clears_it():
+    assert check.check_kms_key_arn("arn:aws:kms:us-east-1:000000000000:key/k") is not None
+    assert check.check_kms_key_arn("") is None
+    with pytest.raises(ValidationException):
+        check.check_kms_key_arn("not-an-arn")

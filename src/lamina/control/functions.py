@@ -328,7 +328,7 @@ class FunctionRegistry:
         if body.get("LoggingConfig") is not None:
             fields.update(check.check_logging(body["LoggingConfig"]))
         if body.get("KMSKeyArn") is not None:
-            fields["kms_key_arn"] = str(body["KMSKeyArn"]) or None
+            fields["kms_key_arn"] = check.check_kms_key_arn(body["KMSKeyArn"])
         return fields
 
     async def _store_code(self, zip_bytes: bytes, *, dry_run: bool = False) -> CodeArtifact:

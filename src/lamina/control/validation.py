@@ -218,3 +218,13 @@ def check_logging(value: object) -> dict[str, Any]:
             "not support yet."
         )
     return fields
+
+
+KMS_KEY_ARN_PATTERN = r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"
+
+
+def check_kms_key_arn(value: object) -> str | None:
+    """An empty string clears the key, as on AWS."""
+    if not isinstance(value, str) or not re.fullmatch(KMS_KEY_ARN_PATTERN, value):
+        raise _pattern_error(value, "kMSKeyArn", KMS_KEY_ARN_PATTERN)
+    return value or None
