@@ -9,8 +9,6 @@ built from the old configuration. Each transition gets a new RevisionId, as on A
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
 import uuid
@@ -21,12 +19,12 @@ from typing import Any
 
 from lamina import arns
 from lamina.artifacts import CodeArtifact, CodeStore, InvalidZipError
+from lamina.control import members
 from lamina.control import validation as check
 from lamina.errors import (
     AccessDeniedException,
     InvalidParameterValueException,
     PreconditionFailedException,
-    RequestEntityTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
     ValidationException,
@@ -38,7 +36,6 @@ from lamina.store import DuplicateError, Store
 
 log = logging.getLogger(__name__)
 
-MAX_ZIPPED_BYTES = 52_428_800
 MAX_LIST_ITEMS = 50
 TOTAL_CODE_SIZE_LIMIT = 80_530_636_800
 UNRESERVED_CONCURRENCY = 1000
@@ -98,8 +95,10 @@ class FunctionRegistry:
                 )
             )
         limit = min(max_items or MAX_LIST_ITEMS, MAX_LIST_ITEMS)
-        configs = await self.store.list_functions(_decode_marker(marker), limit + 1)
-        next_marker = _encode_marker(configs[limit - 1].name) if len(configs) > limit else None
+        configs = await self.store.list_functions(members.decode_marker(marker), limit + 1)
+        next_marker = (
+            members.encode_marker(configs[limit - 1].name) if len(configs) > limit else None
+        )
         qualifier = LATEST if version == "ALL" else None
         views = [FunctionView(c, self.arn(c.name, qualifier)) for c in configs[:limit]]
         return views, next_marker
@@ -110,7 +109,7 @@ class FunctionRegistry:
             "AccountLimit": {
                 "TotalCodeSize": TOTAL_CODE_SIZE_LIMIT,
                 "CodeSizeUnzipped": self.code.max_unzipped_bytes,
-                "CodeSizeZipped": MAX_ZIPPED_BYTES,
+                "CodeSizeZipped": members.MAX_ZIPPED_BYTES,
                 "ConcurrentExecutions": UNRESERVED_CONCURRENCY,
                 "UnreservedConcurrentExecutions": UNRESERVED_CONCURRENCY,
             },
@@ -135,10 +134,10 @@ class FunctionRegistry:
                     f"Member must satisfy regular expression pattern: {arns.FUNCTION_NAME_PATTERN}",
                 )
             )
-        _refuse_unsupported(body)
+        members.refuse_unsupported(body)
         fields = self._settings(body, creating=True)
-        tags = _tags(body.get("Tags"))
-        zip_bytes = _zip_from(body.get("Code"))
+        tags = members.tags(body.get("Tags"))
+        zip_bytes = members.zip_package(body.get("Code"))
         if await self.store.get_function(name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
         async with self._code_lock:
@@ -173,19 +172,8 @@ class FunctionRegistry:
     async def update_code(self, name_param: str, body: Mapping[str, Any]) -> FunctionView:
         name, _ = self.reference(name_param, None, max_length=140)
         config = await self._updatable(name, body.get("RevisionId"))
-        if body.get("Publish"):
-            raise InvalidParameterValueException(
-                "lamina does not support publishing versions yet; "
-                "call UpdateFunctionCode without Publish."
-            )
-        if body.get("S3Bucket") or body.get("S3Key") or body.get("S3ObjectVersion"):
-            raise InvalidParameterValueException(
-                "lamina does not support code stored in Amazon S3 yet; "
-                "upload the package as ZipFile."
-            )
-        if body.get("ImageUri"):
-            raise InvalidParameterValueException("lamina does not support container images yet.")
-        zip_bytes = _zip_from({"ZipFile": body.get("ZipFile")})
+        members.refuse_unsupported(body)
+        zip_bytes = members.zip_package(body)
         changes: dict[str, Any] = {}
         if "Architectures" in body:
             changes["architectures"] = check.check_architectures(body["Architectures"])
@@ -201,7 +189,7 @@ class FunctionRegistry:
     async def update_configuration(self, name_param: str, body: Mapping[str, Any]) -> FunctionView:
         name, _ = self.reference(name_param, None, max_length=140)
         config = await self._updatable(name, body.get("RevisionId"))
-        _refuse_unsupported(body)
+        members.refuse_unsupported(body)
         changes = self._settings(body, creating=False)
         return await self._apply_update(config, changes)
 
@@ -401,87 +389,6 @@ class FunctionRegistry:
 
 def config_tags(config: FunctionConfig) -> Mapping[str, str] | None:
     return config.tags or None
-
-
-def _tags(value: object) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ValidationException("Tags must map strings to strings")
-    if len(value) > 50:
-        raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
-    return dict(value) or None
-
-
-def _zip_from(code: object) -> bytes:
-    if not isinstance(code, Mapping):
-        raise InvalidParameterValueException("Code is required: provide the package as ZipFile.")
-    if code.get("S3Bucket") or code.get("S3Key"):
-        raise InvalidParameterValueException(
-            "lamina does not support code stored in Amazon S3 yet; upload the package as ZipFile."
-        )
-    if code.get("ImageUri"):
-        raise InvalidParameterValueException("lamina does not support container images yet.")
-    encoded = code.get("ZipFile")
-    if not isinstance(encoded, str) or not encoded:
-        raise InvalidParameterValueException("Please provide a source for function code.")
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidParameterValueException(
-            "Could not unzip uploaded file. Please check your file, then try to upload again."
-        ) from exc
-    if len(data) > MAX_ZIPPED_BYTES:
-        raise RequestEntityTooLargeException(
-            f"Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes"
-        )
-    return data
-
-
-_UNSUPPORTED = {
-    "Layers": "layers",
-    "DeadLetterConfig": "dead-letter queues",
-    "FileSystemConfigs": "file systems",
-    "ImageConfig": "container images",
-    "CodeSigningConfigArn": "code signing",
-}
-
-
-def _refuse_unsupported(body: Mapping[str, Any]) -> None:
-    """Refuse, loudly, settings lamina would otherwise have to ignore."""
-    for member, feature in _UNSUPPORTED.items():
-        value = body.get(member)
-        if value and not (isinstance(value, Mapping) and not any(value.values())):
-            raise InvalidParameterValueException(
-                f"lamina does not support {feature} ({member}) yet."
-            )
-    if body.get("PackageType") not in (None, "Zip"):
-        raise InvalidParameterValueException("lamina does not support container images yet.")
-    if body.get("Publish"):
-        raise InvalidParameterValueException(
-            "lamina does not support publishing versions yet; create the function without Publish."
-        )
-    vpc = body.get("VpcConfig")
-    if isinstance(vpc, Mapping) and (vpc.get("SubnetIds") or vpc.get("SecurityGroupIds")):
-        raise InvalidParameterValueException("lamina does not support VPC configuration yet.")
-    snap = body.get("SnapStart")
-    if isinstance(snap, Mapping) and snap.get("ApplyOn") not in (None, "None"):
-        raise InvalidParameterValueException("lamina does not support SnapStart yet.")
-
-
-def _encode_marker(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _decode_marker(marker: str | None) -> str | None:
-    if not marker:
-        return None
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameterValueException(f"Invalid marker: {marker}") from exc
 
 
 def _now_ms() -> int:
