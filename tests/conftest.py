@@ -191,6 +191,22 @@ def wait_active(client: Any, name: str, timeout_s: float = 10.0) -> dict[str, An
         time.sleep(0.02)
 
 
+def processes_with(argument: str) -> list[int]:
+    """Host pids of live processes with ``argument`` on their command line."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            zombie = (entry / "stat").read_text().split()[2] == "Z"
+        except OSError:
+            continue
+        if argument.encode() in arguments and not zombie:
+            found.append(int(entry.name))
+    return found
+
+
 MakeFunction = Callable[..., str]
 
 

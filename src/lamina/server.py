@@ -26,6 +26,8 @@ from lamina.pool import EnvironmentPool, Launcher
 from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
 from lamina.sandbox import ProcessBackend, SandboxBackend
+from lamina.sandbox.cgroups import Cgroups
+from lamina.sandbox.namespace import NamespaceBackend
 from lamina.settings import Settings
 from lamina.store import SqliteStore
 from lamina.telemetry import LogStore
@@ -124,6 +126,8 @@ def _backend(settings: Settings) -> SandboxBackend:
             os.getuid(),
         )
         return ProcessBackend()
+    if settings.sandbox == "namespace":
+        return NamespaceBackend(settings.data_dir / "sandbox", Cgroups.discover())
     raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
 
 

@@ -24,7 +24,7 @@ ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
-SANDBOX_BACKENDS = ("process",)
+SANDBOX_BACKENDS = ("namespace", "process")
 
 
 @dataclass(frozen=True)

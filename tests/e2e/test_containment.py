@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from tests.conftest import client_for
+from tests.conftest import client_for, processes_with
 
 FLOOD = """
 import sys
@@ -23,17 +21,9 @@ def handler(event, context):
 LEAVES_A_CHILD = """
 import subprocess
 def handler(event, context):
-    child = subprocess.Popen(["sleep", "300"])
-    return child.pid
+    subprocess.Popen(["sleep", event["marker"]])
+    return "started"
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def test_an_output_flood_is_cut_and_the_invocation_still_answers(
@@ -67,13 +57,14 @@ def test_the_server_answers_other_requests_while_a_function_floods_its_output(
 
 def test_processes_a_function_started_die_with_its_environment(lambda_client, make_function):
     name = make_function(LEAVES_A_CHILD)
-    child = json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read())
-    assert _alive(child)
+    marker = f"300.{time.time_ns()}"
+    lambda_client.invoke(FunctionName=name, Payload=json.dumps({"marker": marker}))
+    assert processes_with(marker)
 
     # Changing the configuration retires the warm environment.
     lambda_client.update_function_configuration(FunctionName=name, Timeout=4)
 
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
+    assert not processes_with(marker)

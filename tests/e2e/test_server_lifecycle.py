@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROLE, client_for, handler_zip, wait_active
+from tests.conftest import ROLE, client_for, handler_zip, processes_with, wait_active
 
 PID_HANDLER = """
-import os, time
+import os, subprocess, time
 def handler(event, context):
+    if "marker" in event:
+        subprocess.Popen(["sleep", event["marker"]])
     time.sleep(event.get("sleep", 0))
     print("served", event.get("tag"))
     return {"pid": os.getpid(), "tag": event.get("tag")}
@@ -36,23 +37,6 @@ def _create(client: Any, name: str, source: str = PID_HANDLER, **settings: Any) 
 def _invoke(client: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
     response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     return dict(json.loads(response["Payload"].read()))
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _wait_gone(pid: int, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while _process_exists(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_functions_survive_a_graceful_restart(start_server):
@@ -101,9 +85,9 @@ def test_graceful_stop_lets_an_inflight_invocation_finish_and_stops_environments
     client = client_for(server.endpoint)
     _create(client, "slow", Timeout=10)
     results: list[dict[str, Any]] = []
-    call = threading.Thread(
-        target=lambda: results.append(_invoke(client, "slow", {"sleep": 1.5, "tag": "done"}))
-    )
+    marker = f"300.{time.time_ns()}"
+    event = {"sleep": 1.5, "tag": "done", "marker": marker}
+    call = threading.Thread(target=lambda: results.append(_invoke(client, "slow", event)))
     call.start()
     time.sleep(0.7)  # the invocation is running
 
@@ -112,7 +96,7 @@ def test_graceful_stop_lets_an_inflight_invocation_finish_and_stops_environments
 
     assert code == 0
     assert results and results[0]["tag"] == "done"
-    assert _wait_gone(results[0]["pid"])
+    assert processes_with(marker) == []
 
 
 def test_identical_code_is_stored_once(start_server, tmp_path: Path):
@@ -138,25 +122,26 @@ def test_code_no_function_uses_is_removed_at_the_next_start(start_server, tmp_pa
     assert list((tmp_path / "data" / "code" / "zips").glob("*.zip")) == []
 
 
-def test_graceful_stop_finishes_accepted_event_invocations(start_server, tmp_path: Path):
+def test_graceful_stop_finishes_accepted_event_invocations(start_server):
     server = start_server()
     client = client_for(server.endpoint)
-    marker = tmp_path / "event-done"
     _create(
         client,
         "writer",
-        "import time, pathlib\n"
+        "import time\n"
         "def handler(event, context):\n"
         "    time.sleep(0.5)\n"
-        "    pathlib.Path(event['path']).write_text(context.aws_request_id)\n",
+        "    print('event done', context.aws_request_id)\n",
         Timeout=5,
     )
 
-    accepted = client.invoke(
-        FunctionName="writer", InvocationType="Event", Payload=json.dumps({"path": str(marker)})
-    )
+    accepted = client.invoke(FunctionName="writer", InvocationType="Event", Payload=b"{}")
     code = server.stop(signal.SIGTERM)
+    server.start()
 
+    logs = client_for(server.endpoint, "logs").filter_log_events(logGroupName="/aws/lambda/writer")
     assert accepted["StatusCode"] == 202
     assert code == 0
-    assert marker.read_text() == accepted["ResponseMetadata"]["RequestId"]
+    assert f"event done {accepted['ResponseMetadata']['RequestId']}" in [
+        e["message"] for e in logs["events"]
+    ]

@@ -1,8 +1,8 @@
 """A handler whose behaviour is chosen by the event, with module state to observe its lifecycle.
 
 ``{"action": ...}`` picks what one invocation does: echo the event, count the invocations this
-runtime has served, raise, exit, kill itself, sleep, write a file, print, wait for other
-invocations, or return a special result. Must run on every managed Python runtime (3.9+).
+runtime has served, raise, exit, kill itself, sleep, write a file, print, stay a while, or
+return a special result. Must run on every managed Python runtime (3.9+).
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 INVOCATIONS = 0
 """Invocations served since this module was imported (once per runtime start)."""
+ENVIRONMENT = uuid.uuid4().hex
+"""Tells environments apart: pids do not, since each sandbox has its own PID namespace."""
 
 
 def handler(event: dict[str, Any], context: Any) -> Any:
@@ -50,14 +53,14 @@ def _print(event: dict[str, Any], context: Any) -> None:
     print(event["text"])
 
 
-def _gather(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Arrive in ``dir``, wait (up to ``wait_s``) until ``parties`` invocations are there."""
-    folder = Path(event["dir"])
-    (folder / context.aws_request_id).touch()
-    deadline = time.monotonic() + event["wait_s"]
-    while len(list(folder.iterdir())) < event["parties"] and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return {"pid": os.getpid(), "all_arrived": len(list(folder.iterdir())) >= event["parties"]}
+def _announce(event: dict[str, Any], context: Any) -> None:
+    print("ran", context.aws_request_id)
+
+
+def _hold(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Stay in the handler a while; say which environment served."""
+    time.sleep(event["seconds"])
+    return {"environment": ENVIRONMENT}
 
 
 ACTIONS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
@@ -70,7 +73,8 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
     "sleep": _sleep,
     "write": _write,
     "print": _print,
-    "gather": _gather,
+    "announce": _announce,
+    "hold": _hold,
     "string": lambda event, context: "x" * event["size"],
     "set": lambda event, context: {1, 2, 3},
 }

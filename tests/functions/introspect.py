@@ -28,6 +28,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         },
         "environ": dict(os.environ),
         "cwd": str(Path.cwd()),
+        "task_files": sorted(p.name for p in Path(os.environ["LAMBDA_TASK_ROOT"]).iterdir()),
         "python": list(sys.version_info[:2]),
     }
 

@@ -48,7 +48,7 @@ class CodeStore:
         pycache_root: Path | None = None,
     ) -> None:
         """``pycache_root``: where runtimes write bytecode compiled from the trees (Python's
-        ``pycache_prefix``); a package's share of it is removed with the package."""
+        ``pycache_prefix``), one folder per package, removed with the package."""
         self.root = root
         self.pycache_root = pycache_root
         self.max_unzipped_bytes = max_unzipped_bytes
@@ -95,8 +95,7 @@ class CodeStore:
             _make_writable(tree)
             shutil.rmtree(tree, ignore_errors=True)
         if self.pycache_root is not None:
-            compiled = self.pycache_root / tree.resolve().relative_to(tree.resolve().anchor)
-            shutil.rmtree(compiled, ignore_errors=True)
+            shutil.rmtree(self.pycache_root / sha256_hex, ignore_errors=True)
 
     def _unpack_once(self, sha: str, data: bytes) -> int:
         archive = _open(data)

@@ -18,7 +18,7 @@ from lamina.model import FunctionConfig
 from lamina.pool.environment import Environment, LogTarget
 from lamina.pool.sdk import SDK_MIN_PYTHON, runtime_version
 from lamina.runtimes import RuntimeCatalog
-from lamina.sandbox import SandboxBackend, SandboxSpec
+from lamina.sandbox import Mounts, SandboxBackend, SandboxSpec, View
 from lamina.telemetry import LogStore, lines
 
 INIT_TIMEOUT_S = 10.0
@@ -59,18 +59,26 @@ class Launcher:
         log.store.append(
             log.group, stream, _now_ms(), lines.init_start(config.runtime, version_arn)
         )
-        task_root = self.code_root(config.code_sha256)
+        sdk = self.sdk_path if runtime_version(config.runtime) >= SDK_MIN_PYTHON else None
+        mounts = Mounts(
+            interpreter=runtime.interpreter,
+            task_root=self.code_root(config.code_sha256),
+            runtime_dir=self.runtime_dir,
+            sdk_dir=sdk,
+            # Per package, so no function can plant bytecode for another's code.
+            pycache_dir=self.pycache_dir / config.code_sha256,
+        )
+        view = self.backend.view(mounts)
+        argv = [view.interpreter, "-s", f"{view.runtime_dir}/python/bootstrap.py"]
+        if view.pycache_dir is not None:
+            # Compiled function code goes here, not into the shared read-only code tree.
+            argv.append(f"--pycache-prefix={view.pycache_dir}")
         spec = SandboxSpec(
             environment_id=environment_id,
-            argv=(
-                str(runtime.interpreter),
-                "-s",
-                str(self.runtime_dir / "python" / "bootstrap.py"),
-                # Compiled function code goes here, not into the shared read-only code tree.
-                f"--pycache-prefix={self.pycache_dir}",
-            ),
-            env=self.environment_variables(config, stream, task_root, runtime.interpreter.parent),
-            cwd=task_root,
+            argv=tuple(argv),
+            env=self.environment_variables(config, stream, view),
+            cwd=view.task_root,
+            mounts=mounts,
             memory_mb=config.memory_mb,
             ephemeral_storage_mb=config.ephemeral_storage_mb,
         )
@@ -81,15 +89,15 @@ class Launcher:
         return env
 
     def environment_variables(
-        self, config: FunctionConfig, stream: str, task_root: Path, interpreter_dir: Path
+        self, config: FunctionConfig, stream: str, view: View
     ) -> dict[str, str]:
         """The variables AWS sets in a Python environment, then the user's own."""
         env: dict[str, str] = {
-            "PATH": f"{interpreter_dir}:{_BASE_PATH}",
+            "PATH": f"{Path(view.interpreter).parent}:{_BASE_PATH}",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "LAMBDA_RUNTIME_DIR": str(self.runtime_dir),
+            "LAMBDA_TASK_ROOT": view.task_root,
+            "LAMBDA_RUNTIME_DIR": view.runtime_dir,
             "_HANDLER": config.handler,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
@@ -104,8 +112,8 @@ class Launcher:
         }
         if config.application_log_level and config.log_format == "JSON":
             env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level
-        if self.sdk_path is not None and runtime_version(config.runtime) >= SDK_MIN_PYTHON:
-            env["_LAMINA_SDK_PATH"] = str(self.sdk_path)
+        if view.sdk_dir is not None:
+            env["_LAMINA_SDK_PATH"] = view.sdk_dir
         env.update(_user_variables(config.environment))
         return env
 

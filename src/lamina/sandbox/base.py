@@ -5,6 +5,9 @@ command, environment and working folder, holding the child end of a control sock
 its standard output and error to a pipe. The pool only ever talks to the control socket, reads
 the output pipe, waits for the exit and destroys the sandbox; how isolation is achieved
 (a plain process, namespaces and cgroups, …) stays inside the backend.
+
+The host folders an environment needs (``Mounts``) may appear elsewhere inside it: the backend's
+``view`` says where, so the launcher can point the runtime at the right paths.
 """
 
 from __future__ import annotations
@@ -18,11 +21,36 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Mounts:
+    """Host folders an environment is built from."""
+
+    interpreter: Path
+    task_root: Path
+    runtime_dir: Path
+    sdk_dir: Path | None = None
+    pycache_dir: Path | None = None
+    """Writable by the environment: bytecode compiled from its code."""
+
+
+@dataclass(frozen=True)
+class View:
+    """Where the environment sees each of its Mounts."""
+
+    interpreter: str
+    task_root: str
+    runtime_dir: str
+    sdk_dir: str | None
+    pycache_dir: str | None
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     environment_id: str
     argv: tuple[str, ...]
+    """The command, with paths as the environment sees them."""
     env: Mapping[str, str]
-    cwd: Path
+    cwd: str
+    mounts: Mounts
     memory_mb: int
     ephemeral_storage_mb: int
     control_fd_variable: str = "_LAMINA_CONTROL_FD"
@@ -38,12 +66,20 @@ class Sandbox(Protocol):
     """Read end of the pipe carrying the environment's stdout and stderr, non-blocking."""
     exited: asyncio.Future[int]
     """Resolves to the exit status (negative: killed by that signal) once the process is gone."""
+    setup_error: str | None
+    """Why the sandbox could not be built, when it ended before running anything."""
 
     def kill(self) -> None:
         """Kill every process of the sandbox at once. Safe to call at any time, and twice."""
 
+    def out_of_memory(self) -> bool:
+        """Whether the kernel killed a process of the sandbox for exceeding its memory."""
+
+    def peak_memory_mb(self) -> int:
+        """The most memory the whole sandbox has used, or 0 when the backend cannot tell."""
+
     async def destroy(self) -> None:
-        """Kill, wait for the exit, and free every resource (descriptors, files).
+        """Kill, wait for the exit, and free every resource (descriptors, cgroups, files).
 
         Safe to call twice; the second call does nothing.
         """
@@ -52,8 +88,11 @@ class Sandbox(Protocol):
 class SandboxBackend(Protocol):
     name: str
 
+    def view(self, mounts: Mounts) -> View:
+        """Where an environment of this backend sees the given host folders."""
+
     async def create(self, spec: SandboxSpec) -> Sandbox:
         """Start a sandbox; SandboxError names the step that failed."""
 
     async def close(self) -> None:
-        """Release what the backend holds for all sandboxes (pre-created resources)."""
+        """Release what the backend holds for all sandboxes (helper processes, pools)."""

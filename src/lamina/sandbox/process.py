@@ -16,7 +16,7 @@ import socket
 import subprocess
 
 from lamina.errors import SandboxError
-from lamina.sandbox.base import SandboxSpec
+from lamina.sandbox.base import Mounts, SandboxSpec, View
 
 
 class ProcessSandbox:
@@ -34,6 +34,7 @@ class ProcessSandbox:
         self._proc = proc
         self._loop = asyncio.get_running_loop()
         self.exited: asyncio.Future[int] = self._loop.create_future()
+        self.setup_error: str | None = None
         self._pidfd = os.pidfd_open(proc.pid)
         self._loop.add_reader(self._pidfd, self._on_exit)
         self._destroyed = False
@@ -51,6 +52,12 @@ class ProcessSandbox:
         self._loop.remove_reader(self._pidfd)
         if not self.exited.done():
             self.exited.set_result(status)
+
+    def out_of_memory(self) -> bool:
+        return False  # no memory limit is enforced by this backend
+
+    def peak_memory_mb(self) -> int:
+        return 0
 
     def kill(self) -> None:
         if self.exited.done():
@@ -77,6 +84,16 @@ class ProcessSandbox:
 
 class ProcessBackend:
     name = "process"
+
+    def view(self, mounts: Mounts) -> View:
+        """The environment sees the host's folders where they are."""
+        return View(
+            interpreter=str(mounts.interpreter),
+            task_root=str(mounts.task_root),
+            runtime_dir=str(mounts.runtime_dir),
+            sdk_dir=str(mounts.sdk_dir) if mounts.sdk_dir else None,
+            pycache_dir=str(mounts.pycache_dir) if mounts.pycache_dir else None,
+        )
 
     async def create(self, spec: SandboxSpec) -> ProcessSandbox:
         host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

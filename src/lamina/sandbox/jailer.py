@@ -1,0 +1,185 @@
+"""The jailer: a small, single-threaded root process that turns requests into sandboxes.
+
+The server cannot safely fork itself (it runs threads), so it starts this process once and
+sends it one request per environment over a SOCK_SEQPACKET socket, with the environment's
+descriptors attached (control socket, output pipe, status pipe). For each request:
+
+1. the jailer forks an *intermediate* process, which joins the environment's cgroups and
+   unshares the mount, UTS, IPC, network, cgroup and PID namespaces;
+2. the intermediate forks **init**, PID 1 of the new PID namespace, reports init's pid and
+   exits (the jailer ignores SIGCHLD, so the kernel reaps what it leaves);
+3. init builds the root file system (``rootfs.apply``), brings up loopback, and forks the
+   **runtime**, which moves the descriptors in place, drops every capability, takes the
+   sandbox user's ids, loads the seccomp filter and executes the interpreter;
+4. init reaps every process of the namespace and, when the runtime ends, writes its wait
+   status to the status pipe and exits: the kernel then kills whatever is left in the
+   namespace. A failed step writes ``E<step: reason>`` there instead.
+
+The jailer dies with the server (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from lamina.sandbox import cgroups, linux, rootfs, seccomp
+
+JAILER_FD_VARIABLE = "_LAMINA_JAILER_FD"
+CONTROL_FD = 3
+MAX_REQUEST_BYTES = 1 << 20
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+
+def main() -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    sock = socket.socket(fileno=int(os.environ.pop(JAILER_FD_VARIABLE)))
+    while True:
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(sock, MAX_REQUEST_BYTES, 8)
+        except ConnectionError:
+            return
+        if not message:
+            return
+        try:
+            reply: dict[str, Any] = {"pid": spawn(json.loads(message), fds)}
+        except Exception as exc:
+            reply = {"error": str(exc)}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        sock.send(json.dumps(reply).encode())
+
+
+def spawn(request: dict[str, Any], fds: list[int]) -> int:
+    """Start one sandbox; the host pid of its init."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _guard(write_end, lambda: _intermediate(request, fds, write_end))
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        answer = reader.read().decode(errors="replace")
+    if answer.startswith("P"):
+        return int(answer[1:])
+    raise OSError(answer[1:] or "the sandbox's setup process died")
+
+
+def _guard(report_fd: int, step: Any) -> NoReturn:
+    """Run a child's work; any failure is written to ``report_fd`` as ``E<reason>``."""
+    try:
+        step()
+    except BaseException as exc:
+        os.write(report_fd, b"E" + str(exc).encode(errors="replace")[:4000])
+    os._exit(1)
+
+
+def _intermediate(request: dict[str, Any], fds: list[int], report_fd: int) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    group = cgroups.EnvironmentCgroup(
+        {k: Path(v) for k, v in request["cgroup"]["paths"].items()}, request["cgroup"]["v2"]
+    )
+    group.make(cgroups.Limits(**request["cgroup"]["limits"]))
+    group.attach(os.getpid())
+    flags = (
+        linux.CLONE_NEWNS
+        | linux.CLONE_NEWUTS
+        | linux.CLONE_NEWIPC
+        | linux.CLONE_NEWPID
+        | linux.CLONE_NEWCGROUP
+        | linux.CLONE_NEWNET
+    )
+    linux.unshare(flags)
+    pid = os.fork()
+    if pid == 0:
+        os.close(report_fd)
+        _guard(fds[2], lambda: _init(request, fds))
+    os.write(report_fd, b"P%d" % pid)
+    os._exit(0)
+
+
+def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
+    control, output, status = fds
+    rootfs.apply(request["steps"], request["root_mount"])
+    socket.sethostname(request.get("hostname", "localhost"))
+    _loopback_up()
+    child = os.fork()
+    if child == 0:
+        _guard(status, lambda: _exec_runtime(request, control, output))
+    os.close(control)
+    os.close(output)
+    _drop_privileges(request["uid"], request["gid"])
+    _reap_until(child, status)
+
+
+def _reap_until(runtime: int, status_fd: int) -> NoReturn:
+    """Reap every process of the namespace; when the runtime ends, report it and leave."""
+    while True:
+        try:
+            pid, wait_status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == runtime:
+            code = os.waitstatus_to_exitcode(wait_status)
+            os.write(status_fd, b"S" + struct.pack("<i", code))
+            os._exit(0)
+
+
+def _exec_runtime(request: dict[str, Any], control: int, output: int) -> None:
+    for number in (signal.SIGPIPE, signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.dup2(control, CONTROL_FD)
+    os.closerange(CONTROL_FD + 1, _max_fd())
+    for limit, value in ((resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(limit, (value, value))
+    os.chdir(request["cwd"])
+    _drop_privileges(request["uid"], request["gid"])
+    if request.get("seccomp", True):
+        seccomp.install()
+    os.execve(request["argv"][0], request["argv"], request["env"])
+
+
+def _drop_privileges(uid: int, gid: int) -> None:
+    linux.drop_capability_bounding_set()
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+
+
+def _max_fd() -> int:
+    return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def send_request(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    """Used by the server: one request with its descriptors."""
+    socket.send_fds(sock, [json.dumps(request).encode()], fds)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
