@@ -27,6 +27,7 @@ from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
 from lamina.sandbox import ProcessBackend, SandboxBackend
 from lamina.sandbox.cgroups import Cgroups
+from lamina.sandbox.diagnostics import namespace_problems
 from lamina.sandbox.namespace import NamespaceBackend
 from lamina.settings import Settings
 from lamina.store import SqliteStore
@@ -127,8 +128,26 @@ def _backend(settings: Settings) -> SandboxBackend:
         )
         return ProcessBackend()
     if settings.sandbox == "namespace":
-        return NamespaceBackend(settings.data_dir / "sandbox", Cgroups.discover())
+        cgroups = Cgroups.discover()
+        problems = namespace_problems(cgroups)
+        if problems:
+            raise SandboxUnavailableError(problems)
+        return NamespaceBackend(settings.data_dir / "sandbox", cgroups)
     raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
+
+
+class SandboxUnavailableError(Exception):
+    """The configured sandbox cannot isolate functions on this host."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        reasons = "".join(f"\n  - {p}" for p in problems)
+        super().__init__(
+            f"the namespace sandbox is not available on this host:{reasons}\n"
+            "lamina will not run functions with less isolation than configured. To run them "
+            "as plain processes, without isolation (only for code you trust), start it with "
+            "--sandbox process."
+        )
 
 
 def _raise_open_files_limit() -> None:
@@ -162,7 +181,11 @@ def serve(settings: Settings) -> int:
         stream=sys.stderr,
     )
     _raise_open_files_limit()
-    server = LaminaServer(settings)
+    try:
+        server = LaminaServer(settings)
+    except SandboxUnavailableError as exc:
+        log.error("%s", exc)
+        return 2
     config = uvicorn.Config(
         server.app,
         host=settings.host,

@@ -34,7 +34,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path.home() / ".lamina")
     region: str = "us-east-1"
     account_id: str = "000000000000"
-    sandbox: str = "process"
+    sandbox: str = "namespace"
     idle_timeout_s: float = 600.0
     log_level: str = "info"
     runtime_overrides: Mapping[str, str] = field(default_factory=dict)

@@ -24,7 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", dest="data_dir", help="state folder (default ~/.lamina)")
     serve.add_argument("--region", help="AWS region lamina answers as (default us-east-1)")
     serve.add_argument("--account-id", dest="account_id", help="account id (default 000000000000)")
-    serve.add_argument("--sandbox", choices=SANDBOX_BACKENDS, help="sandbox backend")
+    serve.add_argument(
+        "--sandbox",
+        choices=SANDBOX_BACKENDS,
+        help="namespace (default: isolated environments) or process (no isolation)",
+    )
     serve.add_argument(
         "--idle-timeout",
         dest="idle_timeout_s",

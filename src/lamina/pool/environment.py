@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from lamina.billing import billed_duration_ms
-from lamina.errors import EnvironmentGoneError
+from lamina.errors import EnvironmentGoneError, SandboxError
 from lamina.model import Execution
 from lamina.runtime import protocol
 from lamina.sandbox import Sandbox
@@ -90,11 +90,15 @@ class Environment:
             self._init_failure = ("Sandbox.Timedout", b"")
             await self.destroy()
         except EnvironmentGoneError as gone:
+            if self.sandbox.setup_error is not None:
+                raise SandboxError(self.sandbox.setup_error) from gone
             self._init_failure = ("Runtime.ExitError", str(gone).encode())
         else:
             if kind == protocol.INIT_ERROR:
                 error_type = _error_type(body)
                 self._init_failure = (error_type, body)
+            else:
+                self.sandbox.init_done()
         self.init_duration_ms = (time.perf_counter() - started_at) * 1000
         if self._init_failure is not None:
             self._emit(lines.init_report(self.init_duration_ms, self._init_failure[0]))
@@ -127,7 +131,7 @@ class Environment:
         self._drain_output()
         self._flush_partial_line()
         self._emit(lines.end(invocation.request_id))
-        max_memory_mb = math.ceil(self._max_rss_kb / 1024)
+        max_memory_mb = self.sandbox.peak_memory_mb() or math.ceil(self._max_rss_kb / 1024)
         self._emit(
             lines.report(
                 invocation.request_id,
@@ -175,7 +179,10 @@ class Environment:
             self._emit(lines.timed_out(invocation.request_id, invocation.timeout_s))
             return _timeout_error(invocation), "Sandbox.Timedout", "timeout"
         except (EnvironmentGoneError, OSError) as gone:
-            return self._exit_error(invocation.request_id, gone), "Runtime.ExitError", "error"
+            error_type = (
+                "Runtime.OutOfMemory" if self.sandbox.out_of_memory() else "Runtime.ExitError"
+            )
+            return self._exit_error(invocation.request_id, gone, error_type), error_type, "error"
         self._max_rss_kb = max(self._max_rss_kb, _int(reply.get("max_rss_kb")))
         if kind == protocol.RESPONSE:
             return body, None, None
@@ -193,11 +200,11 @@ class Environment:
             return _error_doc(message, error_type), error_type, "error"
         return body, error_type, "error"
 
-    def _exit_error(self, request_id: str, gone: Exception) -> bytes:
+    def _exit_error(self, request_id: str, gone: Exception, error_type: str) -> bytes:
         reason = str(gone) if isinstance(gone, EnvironmentGoneError) else "Runtime exited"
         message = f"RequestId: {request_id} Error: {reason}"
-        self._emit(f"{message}\nRuntime.ExitError")
-        return _error_doc(message, "Runtime.ExitError")
+        self._emit(f"{message}\n{error_type}")
+        return _error_doc(message, error_type)
 
     # -- channel and output ----------------------------------------------------------------
 

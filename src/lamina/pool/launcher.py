@@ -85,7 +85,11 @@ class Launcher:
         started = time.perf_counter()
         sandbox = await self.backend.create(spec)
         env = Environment(sandbox, key, config.memory_mb, log)
-        await env.wait_ready(started, max(INIT_TIMEOUT_S, float(config.timeout_s)))
+        try:
+            await env.wait_ready(started, max(INIT_TIMEOUT_S, float(config.timeout_s)))
+        except BaseException:
+            await env.destroy()
+            raise
         return env
 
     def environment_variables(

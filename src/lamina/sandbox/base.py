@@ -72,6 +72,10 @@ class Sandbox(Protocol):
     def kill(self) -> None:
         """Kill every process of the sandbox at once. Safe to call at any time, and twice."""
 
+    def init_done(self) -> None:
+        """The runtime finished its init: apply what spares the init phase (AWS lets init
+        use more CPU than the function's share)."""
+
     def out_of_memory(self) -> bool:
         """Whether the kernel killed a process of the sandbox for exceeding its memory."""
 

@@ -42,6 +42,7 @@ class NamespaceSandbox:
         output_fd: int,
         status_fd: int,
         cgroup: EnvironmentCgroup,
+        limits: Limits,
     ) -> None:
         self.id = spec.environment_id
         self.pid = pid
@@ -51,6 +52,7 @@ class NamespaceSandbox:
         self._status_fd = status_fd
         self._status = bytearray()
         self.cgroup = cgroup
+        self.limits = limits
         self._loop = asyncio.get_running_loop()
         self.exited: asyncio.Future[int] = self._loop.create_future()
         try:
@@ -85,6 +87,12 @@ class NamespaceSandbox:
             return
         with contextlib.suppress(ProcessLookupError, OSError):
             linux.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+
+    def init_done(self) -> None:
+        try:
+            self.cgroup.limit_cpu(self.limits)
+        except OSError as exc:
+            log.warning("cannot limit the CPU of environment %s: %s", self.id, exc)
 
     def out_of_memory(self) -> bool:
         return self.cgroup.oom_killed()
@@ -181,7 +189,7 @@ class NamespaceBackend:
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
         os.set_blocking(status_read, False)
-        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group)
+        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits)
 
     async def _ask(self, request: dict[str, object], fds: list[int]) -> int:
         async with self._lock:

@@ -53,6 +53,9 @@ class ProcessSandbox:
         if not self.exited.done():
             self.exited.set_result(status)
 
+    def init_done(self) -> None:
+        return None
+
     def out_of_memory(self) -> bool:
         return False  # no memory limit is enforced by this backend
 

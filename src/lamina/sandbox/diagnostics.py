@@ -1,0 +1,59 @@
+"""What this host allows the namespace sandbox, checked once at start-up.
+
+``lamina serve`` refuses to start with the namespace backend when any barrier is missing, and
+says which and why, instead of running untrusted code with less isolation than it claims.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lamina.sandbox import linux, seccomp
+from lamina.sandbox.cgroups import Cgroups
+
+_FLAGS = (
+    linux.CLONE_NEWNS
+    | linux.CLONE_NEWUTS
+    | linux.CLONE_NEWIPC
+    | linux.CLONE_NEWPID
+    | linux.CLONE_NEWNET
+    | linux.CLONE_NEWCGROUP
+)
+
+
+def namespace_problems(cgroups: Cgroups) -> list[str]:
+    """Every reason the namespace sandbox cannot run here; empty when it can."""
+    if os.geteuid() != 0:
+        return [
+            f"it needs root for now (lamina runs as uid {os.geteuid()}); the unprivileged "
+            "mode with user namespaces is not implemented yet"
+        ]
+    problems = []
+    namespaces = _namespaces_problem()
+    if namespaces:
+        problems.append(namespaces)
+    cgroup = cgroups.problem()
+    if cgroup:
+        problems.append(cgroup)
+    filters = seccomp.available()
+    if filters:
+        problems.append(filters)
+    return problems
+
+
+def _namespaces_problem() -> str | None:
+    """Try, in a throw-away child, to create the namespaces an environment gets."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            linux.unshare(_FLAGS)
+        except OSError as exc:
+            os.write(write_end, str(exc).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        message = reader.read().decode(errors="replace")
+    os.waitpid(pid, 0)
+    return f"cannot create namespaces: {message}" if message else None
