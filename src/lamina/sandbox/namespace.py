@@ -214,7 +214,13 @@ class NamespaceBackend:
             return self._socket
         self._forget_jailer()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {**os.environ, jailer.JAILER_FD_VARIABLE: str(theirs.fileno())}
+        # A minimal environment: every sandbox's init is a fork of the jailer, so nothing of
+        # the server's environment (credentials, settings) may be in it.
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8",
+            jailer.JAILER_FD_VARIABLE: str(theirs.fileno()),
+        }
         self._jailer = subprocess.Popen(
             [sys.executable, "-m", "lamina.sandbox.jailer"],
             pass_fds=(theirs.fileno(),),
