@@ -132,7 +132,9 @@ def _backend(settings: Settings) -> SandboxBackend:
         problems = namespace_problems(cgroups)
         if problems:
             raise SandboxUnavailableError(problems)
-        return NamespaceBackend(settings.data_dir / "sandbox", cgroups)
+        if settings.network == "host":
+            log.warning("network 'host': environments share the host's network, loopback included")
+        return NamespaceBackend(settings.data_dir / "sandbox", cgroups, network=settings.network)
     raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
 
 

@@ -19,12 +19,16 @@ ENV_ACCOUNT_ID = "LAMINA_ACCOUNT_ID"
 ENV_SANDBOX = "LAMINA_SANDBOX"
 ENV_IDLE_TIMEOUT = "LAMINA_IDLE_TIMEOUT"
 ENV_LOG_LEVEL = "LAMINA_LOG_LEVEL"
+ENV_NETWORK = "LAMINA_NETWORK"
 ENV_ENDPOINT = "LAMINA_ENDPOINT"
 ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
 SANDBOX_BACKENDS = ("namespace", "process")
+NETWORK_MODES = ("none", "host")
+"""``none``: each environment has only its own loopback; ``host``: environments share the
+host's network (local development, chosen explicitly). Egress through NAT is to come."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Settings:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     sandbox: str = "namespace"
+    network: str = "none"
     idle_timeout_s: float = 600.0
     log_level: str = "info"
     runtime_overrides: Mapping[str, str] = field(default_factory=dict)
@@ -48,6 +53,8 @@ class Settings:
             raise ValueError(f"port {self.port} is out of range")
         if len(self.account_id) != 12 or not self.account_id.isdigit():
             raise ValueError(f"account id {self.account_id!r} must be 12 digits")
+        if self.network not in NETWORK_MODES:
+            raise ValueError(f"unknown network mode {self.network!r}; choose from {NETWORK_MODES}")
         if self.idle_timeout_s <= 0:
             raise ValueError("idle timeout must be positive")
 
@@ -82,6 +89,7 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_SANDBOX: ("sandbox", str),
         ENV_IDLE_TIMEOUT: ("idle_timeout_s", float),
         ENV_LOG_LEVEL: ("log_level", str),
+        ENV_NETWORK: ("network", str),
     }
     values: dict[str, Any] = {}
     for var, (name, kind) in simple.items():

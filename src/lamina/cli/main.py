@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from lamina import __version__
-from lamina.settings import DEFAULT_ENDPOINT, ENV_ENDPOINT, SANDBOX_BACKENDS
+from lamina.settings import DEFAULT_ENDPOINT, ENV_ENDPOINT, NETWORK_MODES, SANDBOX_BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox",
         choices=SANDBOX_BACKENDS,
         help="namespace (default: isolated environments) or process (no isolation)",
+    )
+    serve.add_argument(
+        "--network",
+        choices=NETWORK_MODES,
+        help="none (default: loopback only) or host (share the host's network)",
     )
     serve.add_argument(
         "--idle-timeout",

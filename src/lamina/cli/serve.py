@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
             "region",
             "account_id",
             "sandbox",
+            "network",
             "idle_timeout_s",
             "log_level",
         )

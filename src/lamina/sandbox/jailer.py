@@ -100,8 +100,9 @@ def _intermediate(request: dict[str, Any], fds: list[int], report_fd: int) -> No
         | linux.CLONE_NEWIPC
         | linux.CLONE_NEWPID
         | linux.CLONE_NEWCGROUP
-        | linux.CLONE_NEWNET
     )
+    if request.get("network") != "host":
+        flags |= linux.CLONE_NEWNET
     linux.unshare(flags)
     pid = os.fork()
     if pid == 0:
@@ -115,7 +116,8 @@ def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
     control, output, status = fds
     rootfs.apply(request["steps"], request["root_mount"])
     socket.sethostname(request.get("hostname", "localhost"))
-    _loopback_up()
+    if request.get("network") != "host":
+        _loopback_up()
     child = os.fork()
     if child == 0:
         _guard(status, lambda: _exec_runtime(request, control, output))

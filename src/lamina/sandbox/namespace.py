@@ -123,12 +123,15 @@ class NamespaceSandbox:
 class NamespaceBackend:
     name = "namespace"
 
-    def __init__(self, work_dir: Path, cgroups: Cgroups, *, seccomp: bool = True) -> None:
+    def __init__(
+        self, work_dir: Path, cgroups: Cgroups, *, network: str = "none", seccomp: bool = True
+    ) -> None:
         """``work_dir``: a folder of the server's for the empty mount point of new roots."""
         self.root_mount = work_dir / "root"
         self.root_mount.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups
         self.seccomp = seccomp
+        self.network = network
         self._jailer: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
         self._lock = asyncio.Lock()
@@ -155,6 +158,7 @@ class NamespaceBackend:
             "uid": SANDBOX_UID,
             "gid": SANDBOX_GID,
             "seccomp": self.seccomp,
+            "network": self.network,
             "root_mount": str(self.root_mount),
             "steps": rootfs.plan(
                 interpreter=spec.mounts.interpreter,
