@@ -75,6 +75,7 @@ class Environment:
         self._capture_bytes = 0
         self._logged_bytes, self._dropping = 0, False
         self._reading = True
+        self._freeze_timer: asyncio.TimerHandle | None = None
         self._loop.add_reader(sandbox.control.fileno(), self._on_control)
         self._loop.add_reader(sandbox.output_fd, self._on_output)
         sandbox.exited.add_done_callback(self._on_exited)
@@ -103,9 +104,29 @@ class Environment:
         if self._init_failure is not None:
             self._emit(lines.init_report(self.init_duration_ms, self._init_failure[0]))
 
+    def freeze_later(self, delay_s: float) -> None:
+        """Freeze the sandbox if it is still idle after ``delay_s`` (hot ones never are)."""
+        self._cancel_freeze()
+        self._freeze_timer = self._loop.call_later(delay_s, self._freeze_if_idle)
+
+    def _freeze_if_idle(self) -> None:
+        self._freeze_timer = None
+        if self.alive and not self.busy:
+            self.sandbox.freeze()
+
+    def thaw(self) -> None:
+        self._cancel_freeze()
+        self.sandbox.thaw()
+
+    def _cancel_freeze(self) -> None:
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
+
     async def destroy(self) -> None:
         """Stop the environment for good. Safe to call twice."""
         self.alive = False
+        self._cancel_freeze()
         self._stop_reading()
         await self.sandbox.destroy()
 

@@ -15,17 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from lamina.pool.environment import Environment
 
+log = logging.getLogger(__name__)
+
 
 class EnvironmentPool:
     def __init__(
-        self, idle_timeout_s: float, max_concurrent_starts: int = 4, start_slot_s: float = 0.25
+        self,
+        idle_timeout_s: float,
+        max_concurrent_starts: int = 4,
+        start_slot_s: float = 0.25,
+        freeze_after_s: float = 1.0,
     ) -> None:
         self.idle_timeout_s = idle_timeout_s
+        self.freeze_after_s = freeze_after_s
         self.start_slot_s = start_slot_s
         self._start_slots = asyncio.Semaphore(max_concurrent_starts)
         self._destroying: set[asyncio.Task[None]] = set()
@@ -68,12 +76,20 @@ class EnvironmentPool:
         stack = self._idle.get(key)
         while stack:
             env = stack.pop()
-            if env.alive:
+            if env.alive and self._thawed(env):
                 env.busy = True
                 return env
             self._forget(function_name, env)
             self._destroy_later(env)
         return None
+
+    def _thawed(self, env: Environment) -> bool:
+        try:
+            env.thaw()
+        except OSError as exc:
+            log.warning("cannot thaw environment %s, replacing it: %s", env.id, exc)
+            return False
+        return True
 
     def _adopt(self, function_name: str, task: asyncio.Future[Environment]) -> None:
         if task.cancelled() or task.exception() is not None:
@@ -97,6 +113,7 @@ class EnvironmentPool:
         current = self._current_key.get(function_name) == env.key
         if env.alive and current and not self._closing:
             self._idle.setdefault(env.key, []).append(env)
+            env.freeze_later(self.freeze_after_s)
             return
         self._forget(function_name, env)
         await env.destroy()

@@ -76,6 +76,12 @@ class Sandbox(Protocol):
         """The runtime finished its init: apply what spares the init phase (AWS lets init
         use more CPU than the function's share)."""
 
+    def freeze(self) -> None:
+        """Stop every process of the sandbox from running (idle environments use no CPU)."""
+
+    def thaw(self) -> None:
+        """Let a frozen sandbox run again. Safe to call when it is not frozen."""
+
     def out_of_memory(self) -> bool:
         """Whether the kernel killed a process of the sandbox for exceeding its memory."""
 

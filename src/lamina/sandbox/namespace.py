@@ -61,6 +61,7 @@ class NamespaceSandbox:
             self._pidfd = None
         self._loop.add_reader(status_fd, self._on_status)
         self._destroyed = False
+        self._frozen = False
 
     def _on_status(self) -> None:
         try:
@@ -94,6 +95,20 @@ class NamespaceSandbox:
         except OSError as exc:
             log.warning("cannot limit the CPU of environment %s: %s", self.id, exc)
 
+    def freeze(self) -> None:
+        if self.exited.done():
+            return
+        try:
+            self.cgroup.freeze()
+            self._frozen = True
+        except OSError as exc:
+            log.warning("cannot freeze environment %s: %s", self.id, exc)
+
+    def thaw(self) -> None:
+        if self._frozen:
+            self._frozen = False
+            self.cgroup.thaw()
+
     def out_of_memory(self) -> bool:
         return self.cgroup.oom_killed()
 
@@ -104,6 +119,8 @@ class NamespaceSandbox:
         if self._destroyed:
             return
         self._destroyed = True
+        with contextlib.suppress(OSError):
+            self.thaw()  # frozen processes of a v1 cgroup cannot act on SIGKILL
         self.kill()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.exited), timeout=5)

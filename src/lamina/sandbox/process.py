@@ -56,6 +56,12 @@ class ProcessSandbox:
     def init_done(self) -> None:
         return None
 
+    def freeze(self) -> None:
+        return None  # plain processes are not frozen
+
+    def thaw(self) -> None:
+        return None
+
     def out_of_memory(self) -> bool:
         return False  # no memory limit is enforced by this backend
 
