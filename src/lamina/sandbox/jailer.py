@@ -45,6 +45,7 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     sock = socket.socket(fileno=int(os.environ.pop(JAILER_FD_VARIABLE)))
+    sock.setblocking(True)  # whatever mode the descriptor was created in
     while True:
         try:
             message, fds, _flags, _addr = socket.recv_fds(sock, MAX_REQUEST_BYTES, 8)

@@ -1,0 +1,219 @@
+"""Cost of creating one execution environment, by sandbox backend and by step.
+
+``python -m benchmarks.sandbox_cost`` (root, Linux) measures, in one run:
+
+- **per backend**, from asking the backend for a sandbox to the first byte the started
+  interpreter (``python -S`` that only answers on its control socket) sends back: the
+  ``process`` backend (a plain child) and the ``namespace`` backend (jailer, namespaces,
+  cgroup, root file system, privileges, seccomp);
+- **per step** of a namespace sandbox, timed inside forked children exactly as the jailer runs
+  them: cgroup creation and joining, ``unshare`` of the namespaces, the fork into the new PID
+  namespace, building the root file system, dropping privileges and loading the filter, and
+  ``exec`` of the interpreter up to its first instruction.
+
+It rewrites the block between the ``sandbox-cost`` markers of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from benchmarks.stats import Summary
+from lamina.sandbox import (
+    Mounts,
+    ProcessBackend,
+    SandboxBackend,
+    SandboxSpec,
+    jailer,
+    linux,
+    rootfs,
+    seccomp,
+)
+from lamina.sandbox.cgroups import Cgroups, Limits
+from lamina.sandbox.namespace import SANDBOX_GID, SANDBOX_UID, NamespaceBackend
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- sandbox-cost -->", "<!-- /sandbox-cost -->"
+ANSWER = (
+    "import os, socket\n"
+    "s = socket.socket(fileno=int(os.environ['_LAMINA_CONTROL_FD']))\n"
+    "s.send(b'x')\n"
+    "s.recv(1)\n"
+)
+STEPS = ("cgroup", "unshare", "fork into PID namespace", "root file system",
+         "privileges + seccomp", "exec to first instruction")  # fmt: skip
+
+
+def _mounts(work: Path) -> Mounts:
+    task = work / "task"
+    task.mkdir(exist_ok=True)
+    runtime_dir = Path(jailer.__file__).resolve().parent.parent / "runtime"
+    return Mounts(
+        interpreter=Path(sys.executable).resolve(), task_root=task, runtime_dir=runtime_dir
+    )
+
+
+async def _one(backend: SandboxBackend, mounts: Mounts) -> float:
+    view = backend.view(mounts)
+    spec = SandboxSpec(
+        environment_id=uuid.uuid4().hex,
+        argv=(view.interpreter, "-S", "-c", ANSWER),
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=view.task_root,
+        mounts=mounts,
+        memory_mb=256,
+        ephemeral_storage_mb=64,
+    )
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    sandbox = await backend.create(spec)
+    await loop.sock_recv(sandbox.control, 1)
+    elapsed = time.perf_counter() - started
+    await sandbox.destroy()
+    return elapsed
+
+
+async def per_backend(work: Path, runs: int) -> dict[str, Summary]:
+    mounts = _mounts(work)
+    namespace = NamespaceBackend(work / "sandbox", Cgroups.discover())
+    results = {}
+    for name, backend in (("process", ProcessBackend()), ("namespace", namespace)):
+        await _one(backend, mounts)  # warm-up (starts the jailer)
+        results[name] = Summary.of([await _one(backend, mounts) for _ in range(runs)])
+    await namespace.close()
+    return results
+
+
+def _timed_child(work: Path) -> dict[str, float]:
+    """One sandbox built step by step in forked children; each step's seconds."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os._exit(_intermediate(work, write_end))
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        data = reader.read()
+    os.waitpid(pid, 0)
+    lines = [json.loads(line) for line in data.splitlines() if line]
+    return {k: v for line in lines for k, v in line.items()}
+
+
+def _intermediate(work: Path, report: int) -> int:
+    t0 = time.perf_counter()
+    group = Cgroups.discover().create(f"bench-{uuid.uuid4().hex}", Limits(256))
+    group.attach(os.getpid())
+    t1 = time.perf_counter()
+    flags = (linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
+             | linux.CLONE_NEWCGROUP | linux.CLONE_NEWNET)  # fmt: skip
+    linux.unshare(flags)
+    t2 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(_init(work, report, t2))
+    os.write(report, json.dumps({"cgroup": t1 - t0, "unshare": t2 - t1}).encode() + b"\n")
+    os.waitpid(pid, 0)
+    group.remove()
+    return 0
+
+
+def _init(work: Path, report: int, forked_at: float) -> int:
+    t3 = time.perf_counter()
+    mounts = _mounts(work)
+    steps = rootfs.plan(
+        interpreter=mounts.interpreter, task_root=mounts.task_root,
+        runtime_dir=mounts.runtime_dir, sdk_dir=None, pycache_dir=None, tmp_mb=64,
+        uid=SANDBOX_UID, gid=SANDBOX_GID,
+    )  # fmt: skip
+    (work / "sandbox" / "root").mkdir(parents=True, exist_ok=True)
+    rootfs.apply(steps, str(work / "sandbox" / "root"))
+    t4 = time.perf_counter()
+    os.chdir("/tmp")
+    linux.drop_capability_bounding_set()
+    os.setgroups([])
+    os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
+    os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+    seccomp.install()
+    t5 = time.perf_counter()
+    os.write(report, json.dumps({
+        "fork into PID namespace": t3 - forked_at, "root file system": t4 - t3,
+        "privileges + seccomp": t5 - t4,
+    }).encode() + b"\n")  # fmt: skip
+    os.set_inheritable(report, True)
+    stamp = time.time()
+    line = '{"exec to first instruction": %f}\n'
+    code = (
+        f"import time\nelapsed = time.time() - {stamp}\n"
+        f"import os\nos.write({report}, ({line!r} % elapsed).encode())\n"
+    )
+    os.execv(str(mounts.interpreter), [str(mounts.interpreter), "-S", "-c", code])
+
+
+def per_step(work: Path, runs: int) -> dict[str, Summary]:
+    samples: dict[str, list[float]] = {step: [] for step in STEPS}
+    for _ in range(runs):
+        for step, seconds in _timed_child(work).items():
+            samples[step].append(seconds)
+    return {step: Summary.of(values) for step, values in samples.items()}
+
+
+def render(backends: dict[str, Summary], steps: dict[str, Summary], runs: int) -> str:
+    rows = [
+        BEGIN,
+        "### Sandbox creation cost",
+        "",
+        f"`python -m benchmarks.sandbox_cost` ({runs} runs each, {time.strftime('%Y-%m-%d %H:%M')} "
+        f"UTC, {os.cpu_count()} cores, kernel {platform.release()}, interpreter "
+        f"`python{sys.version_info[0]}.{sys.version_info[1]} -S`).",
+        "",
+        "| backend: create → first byte from the interpreter | p50 | p99 |",
+        "| --- | --- | --- |",
+    ]
+    rows += [f"| {name} | {s.p50_ms:.2f} ms | {s.p99_ms:.2f} ms |" for name, s in backends.items()]
+    rows += ["", "| namespace sandbox step | p50 | p99 |", "| --- | --- | --- |"]
+    rows += [f"| {name} | {s.p50_ms:.3f} ms | {s.p99_ms:.3f} ms |" for name, s in steps.items()]
+    rows.append(END)
+    return "\n".join(rows)
+
+
+def write(block: str) -> None:
+    text = DOC.read_text()
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    DOC.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sandbox_cost")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("the namespace sandbox needs root", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="lamina-sandbox-cost-") as tmp:
+        work = Path(tmp)
+        backends = asyncio.run(per_backend(work, args.runs))
+        steps = per_step(work, args.runs)
+    block = render(backends, steps, args.runs)
+    print(block)
+    if not args.no_write:
+        write(block)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
