@@ -128,10 +128,16 @@ class EnvironmentCgroup:
                     return True
         return False
 
-    def peak_memory_bytes(self) -> int:
+    def open_peak_memory(self) -> int:
+        """A descriptor of the peak-memory file; ``peak_memory_bytes`` re-reads it cheaply."""
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        return os.open(self._path("memory") / name, os.O_RDONLY | os.O_CLOEXEC)
+
+    @staticmethod
+    def peak_memory_bytes(fd: int) -> int:
+        """One pread of the file ``open_peak_memory`` opened (the invoke path calls this)."""
         try:
-            return int(_read(self._path("memory") / name))
+            return int(os.pread(fd, 32, 0))
         except (OSError, ValueError):
             return 0
 

@@ -62,6 +62,7 @@ class NamespaceSandbox:
         self._loop.add_reader(status_fd, self._on_status)
         self._destroyed = False
         self._frozen = False
+        self._peak_fd: int | None = None
 
     def _on_status(self) -> None:
         try:
@@ -113,7 +114,12 @@ class NamespaceSandbox:
         return self.cgroup.oom_killed()
 
     def peak_memory_mb(self) -> int:
-        return -(-self.cgroup.peak_memory_bytes() // (1024 * 1024))
+        if self._peak_fd is None:
+            try:
+                self._peak_fd = self.cgroup.open_peak_memory()
+            except OSError:
+                return 0
+        return -(-self.cgroup.peak_memory_bytes(self._peak_fd) // (1024 * 1024))
 
     async def destroy(self) -> None:
         if self._destroyed:
@@ -124,6 +130,9 @@ class NamespaceSandbox:
         self.kill()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.exited), timeout=5)
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
         for fd in (self._pidfd, self._status_fd, self.output_fd):
             if fd is not None:
                 with contextlib.suppress(OSError, ValueError):
