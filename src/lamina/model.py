@@ -61,6 +61,7 @@ class FunctionConfig:
     system_log_level: str | None = None
     kms_key_arn: str | None = None
     tags: dict[str, str] | None = None
+    reserved_concurrency: int | None = None
     version: str = LATEST
     state: State = State.PENDING
     state_reason: str | None = "The function is being created."

@@ -20,8 +20,8 @@ import uvicorn
 from lamina.api import LaminaApp, Services
 from lamina.api.code_urls import CodeUrlSigner
 from lamina.artifacts import CodeStore
-from lamina.control import FunctionRegistry
-from lamina.invoke import Invoker
+from lamina.control import ConcurrencyControl, FunctionRegistry
+from lamina.invoke import Admission, Invoker
 from lamina.pool import EnvironmentPool, Launcher
 from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
@@ -34,6 +34,9 @@ from lamina.store import SqliteStore
 from lamina.telemetry import LogStore
 
 log = logging.getLogger("lamina")
+
+MIN_UNRESERVED_CONCURRENCY = 100
+"""AWS keeps at least this much of the account limit for functions without a reservation."""
 
 
 class LaminaServer:
@@ -63,14 +66,16 @@ class LaminaServer:
             pycache_dir=pycache,
             sdk_path=prepare_python_sdk(data / "sdk" / "python"),
         )
+        self.admission = Admission(settings.concurrency_limit, MIN_UNRESERVED_CONCURRENCY)
         self.invoker = Invoker(
-            self.store, self.pool, launcher, settings.region, settings.account_id
+            self.store, self.pool, launcher, self.admission, settings.region, settings.account_id
         )
         self.registry = FunctionRegistry(
             self.store, self.code, self.invoker, self.runtimes, settings.region, settings.account_id
         )
         services = Services(
             registry=self.registry,
+            concurrency=ConcurrencyControl(self.registry, self.admission),
             invoker=self.invoker,
             logs=self.logs,
             signer=CodeUrlSigner(_secret_key(data / "secret.key")),

@@ -20,6 +20,7 @@ ENV_SANDBOX = "LAMINA_SANDBOX"
 ENV_IDLE_TIMEOUT = "LAMINA_IDLE_TIMEOUT"
 ENV_LOG_LEVEL = "LAMINA_LOG_LEVEL"
 ENV_NETWORK = "LAMINA_NETWORK"
+ENV_CONCURRENCY_LIMIT = "LAMINA_CONCURRENCY_LIMIT"
 ENV_ENDPOINT = "LAMINA_ENDPOINT"
 ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
@@ -40,6 +41,7 @@ class Settings:
     account_id: str = "000000000000"
     sandbox: str = "namespace"
     network: str = "none"
+    concurrency_limit: int = 1000
     idle_timeout_s: float = 600.0
     log_level: str = "info"
     runtime_overrides: Mapping[str, str] = field(default_factory=dict)
@@ -55,6 +57,8 @@ class Settings:
             raise ValueError(f"account id {self.account_id!r} must be 12 digits")
         if self.network not in NETWORK_MODES:
             raise ValueError(f"unknown network mode {self.network!r}; choose from {NETWORK_MODES}")
+        if self.concurrency_limit < 1:
+            raise ValueError("the concurrency limit must be at least 1")
         if self.idle_timeout_s <= 0:
             raise ValueError("idle timeout must be positive")
 
@@ -90,6 +94,7 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_IDLE_TIMEOUT: ("idle_timeout_s", float),
         ENV_LOG_LEVEL: ("log_level", str),
         ENV_NETWORK: ("network", str),
+        ENV_CONCURRENCY_LIMIT: ("concurrency_limit", int),
     }
     values: dict[str, Any] = {}
     for var, (name, kind) in simple.items():

@@ -18,7 +18,7 @@ from lamina.api import functions, invocations, logs, unimplemented
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
 from lamina.api.errors import json_rpc_error, rest_error
 from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
-from lamina.control import FunctionRegistry
+from lamina.control import ConcurrencyControl, FunctionRegistry
 from lamina.errors import (
     LaminaError,
     NotImplementedException,
@@ -38,6 +38,7 @@ class Services:
     """Everything the edge calls into, built by the composition root (server.py)."""
 
     registry: FunctionRegistry
+    concurrency: ConcurrencyControl
     invoker: Invoker
     logs: LogStore
     signer: CodeUrlSigner
@@ -64,6 +65,13 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ),
     ("PUT", rf"/2015-03-31/functions/{_NAME}/code/?", functions.update_function_code),
     ("GET", r"/2016-08-19/account-settings/?", functions.get_account_settings),
+    ("PUT", rf"/2017-10-31/functions/{_NAME}/concurrency/?", functions.put_function_concurrency),
+    ("GET", rf"/2019-09-30/functions/{_NAME}/concurrency/?", functions.get_function_concurrency),
+    (
+        "DELETE",
+        rf"/2017-10-31/functions/{_NAME}/concurrency/?",
+        functions.delete_function_concurrency,
+    ),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]
 

@@ -48,6 +48,8 @@ async def get_function(services: Services, request: Request, name: str) -> Respo
     }
     if view.tags:
         doc["Tags"] = dict(view.tags)
+    if view.config.reserved_concurrency is not None:
+        doc["Concurrency"] = {"ReservedConcurrentExecutions": view.config.reserved_concurrency}
     return json_response(doc)
 
 
@@ -91,6 +93,20 @@ async def update_function_configuration(
 
 async def delete_function(services: Services, request: Request, name: str) -> Response:
     await services.registry.delete(name, request.query("Qualifier"))
+    return empty_response(204)
+
+
+async def put_function_concurrency(services: Services, request: Request, name: str) -> Response:
+    body = await request.json(MAX_CONFIG_REQUEST_BYTES)
+    return json_response(await services.concurrency.put(name, body))
+
+
+async def get_function_concurrency(services: Services, request: Request, name: str) -> Response:
+    return json_response(await services.concurrency.get(name))
+
+
+async def delete_function_concurrency(services: Services, request: Request, name: str) -> Response:
+    await services.concurrency.delete(name)
     return empty_response(204)
 
 

@@ -40,7 +40,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "DeleteFunctionCodeSigningConfig",
         "",
     ),
-    ("DELETE", r"/2017-10-31/functions/[^/]+/concurrency/?", "DeleteFunctionConcurrency", ""),
     (
         "DELETE",
         r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
@@ -69,7 +68,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "GetFunctionCodeSigningConfig",
         "",
     ),
-    ("GET", r"/2019-09-30/functions/[^/]+/concurrency/?", "GetFunctionConcurrency", ""),
     (
         "GET",
         r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
@@ -149,7 +147,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "PutFunctionCodeSigningConfig",
         "",
     ),
-    ("PUT", r"/2017-10-31/functions/[^/]+/concurrency/?", "PutFunctionConcurrency", ""),
     (
         "PUT",
         r"/2019-09-25/functions/[^/]+/event-invoke-config/?",

@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="none (default: loopback only) or host (share the host's network)",
     )
     serve.add_argument(
+        "--concurrency-limit",
+        dest="concurrency_limit",
+        type=int,
+        help="invocations running at once on this server (default 1000)",
+    )
+    serve.add_argument(
         "--idle-timeout",
         dest="idle_timeout_s",
         type=float,

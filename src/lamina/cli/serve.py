@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
             "account_id",
             "sandbox",
             "network",
+            "concurrency_limit",
             "idle_timeout_s",
             "log_level",
         )

@@ -1,5 +1,6 @@
 """The control plane: the function registry and the checks on everything it stores."""
 
+from lamina.control.concurrency import ConcurrencyControl
 from lamina.control.functions import FunctionRegistry, FunctionView
 
-__all__ = ["FunctionRegistry", "FunctionView"]
+__all__ = ["ConcurrencyControl", "FunctionRegistry", "FunctionView"]

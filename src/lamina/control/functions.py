@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 MAX_LIST_ITEMS = 50
 TOTAL_CODE_SIZE_LIMIT = 80_530_636_800
-UNRESERVED_CONCURRENCY = 1000
 _CREATING = ("The function is being created.", "Creating")
 
 
@@ -105,13 +104,14 @@ class FunctionRegistry:
 
     async def account_settings(self) -> dict[str, Any]:
         count, total = await self.store.account_usage()
+        admission = self.invoker.admission
         return {
             "AccountLimit": {
                 "TotalCodeSize": TOTAL_CODE_SIZE_LIMIT,
                 "CodeSizeUnzipped": self.code.max_unzipped_bytes,
                 "CodeSizeZipped": members.MAX_ZIPPED_BYTES,
-                "ConcurrentExecutions": UNRESERVED_CONCURRENCY,
-                "UnreservedConcurrentExecutions": UNRESERVED_CONCURRENCY,
+                "ConcurrentExecutions": admission.account_limit,
+                "UnreservedConcurrentExecutions": admission.unreserved_limit,
             },
             "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
         }
@@ -205,6 +205,7 @@ class FunctionRegistry:
         if removed is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
         await self.invoker.retire_environments(name, None)
+        self.invoker.admission.set_reservation(name, None)
         await self._collect_code(removed.code_sha256, name)
 
     async def recover(self) -> None:
@@ -212,6 +213,7 @@ class FunctionRegistry:
         after: str | None = None
         while batch := await self.store.list_functions(after, 500):
             for config in batch:
+                self.invoker.admission.set_reservation(config.name, config.reserved_concurrency)
                 if (
                     config.state is State.PENDING
                     or config.last_update_status is UpdateStatus.IN_PROGRESS
@@ -267,6 +269,20 @@ class FunctionRegistry:
                     "qualifier."
                 )
         return ref.name, qualifier if qualifier is not None else ref.qualifier
+
+    async def existing(self, name: str) -> FunctionConfig:
+        """The function's configuration, or AWS's 404."""
+        return await self._existing(name, None)
+
+    async def save_quietly(self, config: FunctionConfig, previous: FunctionConfig) -> None:
+        """Store a change that is not an update of the function's code or configuration: a new
+        RevisionId (so a concurrent update cannot overwrite it), no state transition."""
+        config = replace(config, revision_id=str(uuid.uuid4()))
+        if not await self.store.replace_function(config, previous.revision_id):
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {self.arn(config.name)}"
+            )
 
     async def _existing(self, name: str, qualifier: str | None) -> FunctionConfig:
         config = await self.store.get_function(name)

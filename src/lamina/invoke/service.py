@@ -18,6 +18,7 @@ from lamina.errors import (
     SandboxError,
     ServiceException,
 )
+from lamina.invoke.admission import Admission
 from lamina.model import (
     LATEST,
     Execution,
@@ -39,9 +40,16 @@ _PENDING_WAIT_S = 10.0
 
 class Invoker:
     def __init__(
-        self, store: Store, pool: EnvironmentPool, launcher: Launcher, region: str, account: str
+        self,
+        store: Store,
+        pool: EnvironmentPool,
+        launcher: Launcher,
+        admission: Admission,
+        region: str,
+        account: str,
     ) -> None:
         self.store = store
+        self.admission = admission
         self.pool = pool
         self.launcher = launcher
         self.region = region
@@ -81,6 +89,14 @@ class Invoker:
         return config
 
     async def run(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
+        """Admit, then run in a warm or new environment; TooManyRequestsException if throttled."""
+        ticket = self.admission.enter(config.name)
+        try:
+            return await self._run_admitted(config, request)
+        finally:
+            self.admission.leave(ticket)
+
+    async def _run_admitted(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
         key = config.runtime_fingerprint
         try:
             env = await self.pool.acquire(
