@@ -62,6 +62,7 @@ class FunctionConfig:
     kms_key_arn: str | None = None
     tags: dict[str, str] | None = None
     reserved_concurrency: int | None = None
+    dead_letter_target_arn: str | None = None
     version: str = LATEST
     state: State = State.PENDING
     state_reason: str | None = "The function is being created."

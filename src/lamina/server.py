@@ -20,8 +20,10 @@ import uvicorn
 from lamina.api import LaminaApp, Services
 from lamina.api.code_urls import CodeUrlSigner
 from lamina.artifacts import CodeStore
-from lamina.control import ConcurrencyControl, FunctionRegistry
+from lamina.control import ConcurrencyControl, EventInvokeConfigs, FunctionRegistry
 from lamina.invoke import Admission, Invoker
+from lamina.invoke.destinations import Destinations, SqsSender
+from lamina.invoke.queue import AsyncQueue
 from lamina.pool import EnvironmentPool, Launcher
 from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
@@ -30,7 +32,7 @@ from lamina.sandbox.cgroups import Cgroups
 from lamina.sandbox.diagnostics import namespace_problems
 from lamina.sandbox.namespace import NamespaceBackend
 from lamina.settings import Settings
-from lamina.store import SqliteStore
+from lamina.store import EventStore, SqliteStore
 from lamina.telemetry import LogStore
 
 log = logging.getLogger("lamina")
@@ -70,12 +72,30 @@ class LaminaServer:
         self.invoker = Invoker(
             self.store, self.pool, launcher, self.admission, settings.region, settings.account_id
         )
+        self.destinations = Destinations(
+            enqueue=self._enqueue,
+            sqs=SqsSender(settings.sqs_endpoint, settings.region, "test", "test")
+            if settings.sqs_endpoint
+            else None,
+            region=settings.region,
+            account=settings.account_id,
+        )
+        self.queue = AsyncQueue(
+            EventStore(data / "queue.db"),
+            self.store,
+            self.invoker,
+            self.destinations,
+            delay_scale=settings.async_delay_scale,
+            before_forgetting=self.logs.flush,
+        )
+        self.invoker.queue = self.queue
         self.registry = FunctionRegistry(
             self.store, self.code, self.invoker, self.runtimes, settings.region, settings.account_id
         )
         services = Services(
             registry=self.registry,
             concurrency=ConcurrencyControl(self.registry, self.admission),
+            async_configs=EventInvokeConfigs(self.registry, self.store),
             invoker=self.invoker,
             logs=self.logs,
             signer=CodeUrlSigner(_secret_key(data / "secret.key")),
@@ -84,9 +104,13 @@ class LaminaServer:
         )
         self.app = LaminaApp(services, on_startup=self.start, on_shutdown=self.stop)
 
+    async def _enqueue(self, function_name: str, qualifier: str | None, payload: bytes) -> None:
+        await self.queue.enqueue(function_name, qualifier, payload)
+
     async def start(self) -> None:
         await self.registry.recover()
         self.pool.start()
+        self.queue.start()
         # Everything allocated so far lives as long as the server: keep it out of the garbage
         # collector's sight, so full collections stay short (they were 9-11 ms pauses).
         gc.collect()
@@ -103,6 +127,7 @@ class LaminaServer:
     async def stop(self) -> None:
         """Graceful stop: in-flight work finishes, environments stop, state is flushed."""
         await self.registry.close()
+        await self.queue.close()
         await self.invoker.close()
         await self.backend.close()
         self.logs.close()

@@ -21,6 +21,8 @@ ENV_IDLE_TIMEOUT = "LAMINA_IDLE_TIMEOUT"
 ENV_LOG_LEVEL = "LAMINA_LOG_LEVEL"
 ENV_NETWORK = "LAMINA_NETWORK"
 ENV_CONCURRENCY_LIMIT = "LAMINA_CONCURRENCY_LIMIT"
+ENV_SQS_ENDPOINT = "LAMINA_SQS_ENDPOINT"
+ENV_ASYNC_DELAY_SCALE = "LAMINA_ASYNC_DELAY_SCALE"
 ENV_ENDPOINT = "LAMINA_ENDPOINT"
 ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
@@ -42,6 +44,10 @@ class Settings:
     sandbox: str = "namespace"
     network: str = "none"
     concurrency_limit: int = 1000
+    sqs_endpoint: str | None = None
+    """Where SQS destinations and dead-letter queues are reached (AWS's or a compatible server)."""
+    async_delay_scale: float = 1.0
+    """Multiplies every retry delay and maximum event age of asynchronous invocations."""
     idle_timeout_s: float = 600.0
     log_level: str = "info"
     runtime_overrides: Mapping[str, str] = field(default_factory=dict)
@@ -57,6 +63,8 @@ class Settings:
             raise ValueError(f"account id {self.account_id!r} must be 12 digits")
         if self.network not in NETWORK_MODES:
             raise ValueError(f"unknown network mode {self.network!r}; choose from {NETWORK_MODES}")
+        if self.async_delay_scale <= 0:
+            raise ValueError("the asynchronous delay scale must be positive")
         if self.concurrency_limit < 1:
             raise ValueError("the concurrency limit must be at least 1")
         if self.idle_timeout_s <= 0:
@@ -95,6 +103,8 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_LOG_LEVEL: ("log_level", str),
         ENV_NETWORK: ("network", str),
         ENV_CONCURRENCY_LIMIT: ("concurrency_limit", int),
+        ENV_SQS_ENDPOINT: ("sqs_endpoint", str),
+        ENV_ASYNC_DELAY_SCALE: ("async_delay_scale", float),
     }
     values: dict[str, Any] = {}
     for var, (name, kind) in simple.items():

@@ -18,7 +18,7 @@ from lamina.api import functions, invocations, logs, unimplemented
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
 from lamina.api.errors import json_rpc_error, rest_error
 from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
-from lamina.control import ConcurrencyControl, FunctionRegistry
+from lamina.control import ConcurrencyControl, EventInvokeConfigs, FunctionRegistry
 from lamina.errors import (
     LaminaError,
     NotImplementedException,
@@ -39,6 +39,7 @@ class Services:
 
     registry: FunctionRegistry
     concurrency: ConcurrencyControl
+    async_configs: EventInvokeConfigs
     invoker: Invoker
     logs: LogStore
     signer: CodeUrlSigner
@@ -47,6 +48,7 @@ class Services:
 
 
 _NAME = r"(?P<name>[^/]+)"
+_EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
@@ -66,6 +68,11 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", rf"/2015-03-31/functions/{_NAME}/code/?", functions.update_function_code),
     ("GET", r"/2016-08-19/account-settings/?", functions.get_account_settings),
     ("PUT", rf"/2017-10-31/functions/{_NAME}/concurrency/?", functions.put_function_concurrency),
+    ("GET", rf"{_EIC}/list/?", functions.list_event_invoke_configs),
+    ("PUT", rf"{_EIC}/?", functions.put_event_invoke_config),
+    ("POST", rf"{_EIC}/?", functions.update_event_invoke_config),
+    ("GET", rf"{_EIC}/?", functions.get_event_invoke_config),
+    ("DELETE", rf"{_EIC}/?", functions.delete_event_invoke_config),
     ("GET", rf"/2019-09-30/functions/{_NAME}/concurrency/?", functions.get_function_concurrency),
     (
         "DELETE",

@@ -110,6 +110,32 @@ async def delete_function_concurrency(services: Services, request: Request, name
     return empty_response(204)
 
 
+async def put_event_invoke_config(services: Services, request: Request, name: str) -> Response:
+    body = await request.json(MAX_CONFIG_REQUEST_BYTES)
+    return json_response(await services.async_configs.put(name, request.query("Qualifier"), body))
+
+
+async def update_event_invoke_config(services: Services, request: Request, name: str) -> Response:
+    body = await request.json(MAX_CONFIG_REQUEST_BYTES)
+    qualifier = request.query("Qualifier")
+    return json_response(await services.async_configs.update(name, qualifier, body))
+
+
+async def get_event_invoke_config(services: Services, request: Request, name: str) -> Response:
+    return json_response(await services.async_configs.get(name, request.query("Qualifier")))
+
+
+async def delete_event_invoke_config(services: Services, request: Request, name: str) -> Response:
+    await services.async_configs.delete(name, request.query("Qualifier"))
+    return empty_response(204)
+
+
+async def list_event_invoke_configs(services: Services, request: Request, name: str) -> Response:
+    max_items = request.query("MaxItems")
+    limit = int(max_items) if max_items and max_items.isdigit() else None
+    return json_response(await services.async_configs.list(name, request.query("Marker"), limit))
+
+
 async def get_account_settings(services: Services, request: Request) -> Response:
     return json_response(await services.registry.account_settings())
 

@@ -40,12 +40,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "DeleteFunctionCodeSigningConfig",
         "",
     ),
-    (
-        "DELETE",
-        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
-        "DeleteFunctionEventInvokeConfig",
-        "",
-    ),
     ("DELETE", r"/2021-10-31/functions/[^/]+/url/?", "DeleteFunctionUrlConfig", ""),
     ("DELETE", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "DeleteLayerVersion", ""),
     (
@@ -66,12 +60,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "GET",
         r"/2020-06-30/functions/[^/]+/code-signing-config/?",
         "GetFunctionCodeSigningConfig",
-        "",
-    ),
-    (
-        "GET",
-        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
-        "GetFunctionEventInvokeConfig",
         "",
     ),
     ("GET", r"/2024-08-31/functions/[^/]+/recursion-config/?", "GetFunctionRecursionConfig", ""),
@@ -115,12 +103,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("GET", r"/2015-03-31/event-source-mappings/?", "ListEventSourceMappings", ""),
-    (
-        "GET",
-        r"/2019-09-25/functions/[^/]+/event-invoke-config/list/?",
-        "ListFunctionEventInvokeConfigs",
-        "",
-    ),
     ("GET", r"/2021-10-31/functions/[^/]+/urls/?", "ListFunctionUrlConfigs", ""),
     (
         "GET",
@@ -145,12 +127,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "PUT",
         r"/2020-06-30/functions/[^/]+/code-signing-config/?",
         "PutFunctionCodeSigningConfig",
-        "",
-    ),
-    (
-        "PUT",
-        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
-        "PutFunctionEventInvokeConfig",
         "",
     ),
     ("PUT", r"/2024-08-31/functions/[^/]+/recursion-config/?", "PutFunctionRecursionConfig", ""),
@@ -206,12 +182,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("PUT", r"/2025-11-30/capacity-providers/[^/]+/?", "UpdateCapacityProvider", ""),
     ("PUT", r"/2020-04-22/code-signing-configs/[^/]+/?", "UpdateCodeSigningConfig", ""),
     ("PUT", r"/2015-03-31/event-source-mappings/[^/]+/?", "UpdateEventSourceMapping", ""),
-    (
-        "POST",
-        r"/2019-09-25/functions/[^/]+/event-invoke-config/?",
-        "UpdateFunctionEventInvokeConfig",
-        "",
-    ),
     ("PUT", r"/2021-10-31/functions/[^/]+/url/?", "UpdateFunctionUrlConfig", ""),
 ]
 

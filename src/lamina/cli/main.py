@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="invocations running at once on this server (default 1000)",
     )
     serve.add_argument(
+        "--sqs-endpoint", dest="sqs_endpoint", help="endpoint of SQS destinations and DLQs"
+    )
+    serve.add_argument(
+        "--async-delay-scale",
+        dest="async_delay_scale",
+        type=float,
+        help="multiply async retry delays and event ages (default 1; smaller for tests)",
+    )
+    serve.add_argument(
         "--idle-timeout",
         dest="idle_timeout_s",
         type=float,

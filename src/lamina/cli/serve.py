@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
             "sandbox",
             "network",
             "concurrency_limit",
+            "sqs_endpoint",
+            "async_delay_scale",
             "idle_timeout_s",
             "log_level",
         )

@@ -331,6 +331,8 @@ class FunctionRegistry:
             )
         if body.get("LoggingConfig") is not None:
             fields.update(check.check_logging(body["LoggingConfig"]))
+        if body.get("DeadLetterConfig") is not None:
+            fields["dead_letter_target_arn"] = check.check_dead_letter(body["DeadLetterConfig"])
         if body.get("KMSKeyArn") is not None:
             fields["kms_key_arn"] = check.check_kms_key_arn(body["KMSKeyArn"])
         return fields

@@ -60,7 +60,6 @@ def zip_package(code: object) -> bytes:
 
 _UNSUPPORTED = {
     "Layers": "layers",
-    "DeadLetterConfig": "dead-letter queues",
     "FileSystemConfigs": "file systems",
     "ImageConfig": "container images",
     "CodeSigningConfigArn": "code signing",

@@ -228,3 +228,23 @@ def check_kms_key_arn(value: object) -> str | None:
     if not isinstance(value, str) or not re.fullmatch(KMS_KEY_ARN_PATTERN, value):
         raise _pattern_error(value, "kMSKeyArn", KMS_KEY_ARN_PATTERN)
     return value or None
+
+
+DEAD_LETTER_PATTERN = (
+    r"arn:(aws[a-zA-Z-]*)?:([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
+)
+QUEUE_ARN_PATTERN = r"arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?"
+
+
+def check_dead_letter(value: object) -> str | None:
+    """``DeadLetterConfig``: an SQS queue ARN, or an empty TargetArn that removes it."""
+    target = value.get("TargetArn") if isinstance(value, Mapping) else None
+    if target in (None, ""):
+        return None
+    if not isinstance(target, str) or not re.fullmatch(DEAD_LETTER_PATTERN, target):
+        raise _pattern_error(target, "deadLetterConfig.targetArn", DEAD_LETTER_PATTERN)
+    if not re.fullmatch(QUEUE_ARN_PATTERN, target):
+        raise InvalidParameterValueException(
+            f"lamina supports SQS queues as dead-letter targets, not {target}."
+        )
+    return target

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from typing import TYPE_CHECKING
 
 from lamina import arns
 from lamina.errors import (
@@ -30,6 +31,9 @@ from lamina.model import (
 )
 from lamina.pool import EnvironmentPool, Invocation, Launcher
 from lamina.store import Store
+
+if TYPE_CHECKING:
+    from lamina.invoke.queue import AsyncQueue
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +58,17 @@ class Invoker:
         self.launcher = launcher
         self.region = region
         self.account = account
-        self._background: set[asyncio.Task[None]] = set()
+        self.queue: AsyncQueue | None = None
+        """Set by the composition root: the durable queue Event invocations go to."""
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         config = await self.resolve(request.function_name, request.qualifier)
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(request.request_id, 204)
         if request.invocation_type is InvocationType.EVENT:
-            self._run_in_background(config, request)
+            if self.queue is None:
+                raise ServiceException("asynchronous invocation is not available")
+            await self.queue.accept(request)
             return InvokeResult(request.request_id, 202)
         execution = await self.run(config, request)
         return self._result(request, config, execution)
@@ -120,9 +127,7 @@ class Invoker:
         return self.pool.count(function_name) > 0
 
     async def close(self) -> None:
-        """Let background invocations finish, then stop every environment."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        """Stop every environment (the queue was closed first)."""
         await self.pool.close()
 
     def _invocation(self, config: FunctionConfig, request: InvokeRequest) -> Invocation:
@@ -152,16 +157,3 @@ class Invoker:
             executed_version=config.version,
             log_tail=tail,
         )
-
-    def _run_in_background(self, config: FunctionConfig, request: InvokeRequest) -> None:
-        task = asyncio.get_running_loop().create_task(self._run_event(config, request))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _run_event(self, config: FunctionConfig, request: InvokeRequest) -> None:
-        try:
-            await self.run(config, request)
-        except Exception:
-            log.exception(
-                "asynchronous invocation %s of %s failed", request.request_id, config.name
-            )

@@ -6,7 +6,7 @@ same interface; the SQLite engine answers them without leaving the event loop's 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from lamina.errors import InternalError
 from lamina.model import FunctionConfig
@@ -40,6 +40,20 @@ class Store(Protocol):
 
     async def code_in_use(self, sha256_hex: str) -> bool:
         """Whether any function still refers to this package."""
+
+    async def get_event_invoke_config(self, name: str, qualifier: str) -> dict[str, Any] | None:
+        """The asynchronous invocation settings of (function, qualifier), or None."""
+
+    async def put_event_invoke_config(
+        self, name: str, qualifier: str, config: dict[str, Any]
+    ) -> None:
+        """Store (replace) the settings of (function, qualifier)."""
+
+    async def delete_event_invoke_config(self, name: str, qualifier: str) -> bool:
+        """Remove them; False if there were none."""
+
+    async def list_event_invoke_configs(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        """(qualifier, settings) of every qualifier of the function that has some."""
 
     def close(self) -> None:
         """Release the engine; safe to call twice."""

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from lamina.model import FunctionConfig
 from lamina.store.base import DuplicateError
@@ -92,6 +93,7 @@ class SqliteStore:
         row = self._db.execute(
             "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
         ).fetchone()
+        self._db.execute("DELETE FROM event_invoke_configs WHERE function_name = ?", (name,))
         self._functions.pop(name, None)
         return _config(row[0]) if row else None
 
@@ -106,6 +108,37 @@ class SqliteStore:
             "SELECT 1 FROM functions WHERE code_sha256 = ? LIMIT 1", (sha256_hex,)
         ).fetchone()
         return row is not None
+
+    async def get_event_invoke_config(self, name: str, qualifier: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT config FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
+            (name, qualifier),
+        ).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    async def put_event_invoke_config(
+        self, name: str, qualifier: str, config: dict[str, Any]
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO event_invoke_configs (function_name, qualifier, config) VALUES (?, ?, ?)"
+            " ON CONFLICT (function_name, qualifier) DO UPDATE SET config = excluded.config",
+            (name, qualifier, json.dumps(config)),
+        )
+
+    async def delete_event_invoke_config(self, name: str, qualifier: str) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
+            (name, qualifier),
+        )
+        return cursor.rowcount > 0
+
+    async def list_event_invoke_configs(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        rows = self._db.execute(
+            "SELECT qualifier, config FROM event_invoke_configs WHERE function_name = ?"
+            " ORDER BY qualifier",
+            (name,),
+        ).fetchall()
+        return [(r[0], dict(json.loads(r[1]))) for r in rows]
 
     def close(self) -> None:
         self._db.close()
