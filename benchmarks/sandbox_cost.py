@@ -185,11 +185,12 @@ def render(backends: dict[str, Summary], steps: dict[str, Summary], runs: int) -
     return "\n".join(rows)
 
 
-def write(block: str) -> None:
+def write_block(begin: str, end: str, block: str) -> None:
+    """Replace the block between two markers of docs/benchmarks.md (or append it)."""
     text = DOC.read_text()
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        after = rest.split(end, 1)[1]
         text = before + block + after
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
@@ -211,7 +212,7 @@ def main() -> int:
     block = render(backends, steps, args.runs)
     print(block)
     if not args.no_write:
-        write(block)
+        write_block(BEGIN, END, block)
     return 0
 
 

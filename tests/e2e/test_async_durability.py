@@ -52,7 +52,10 @@ def processed(server: RunningServer) -> set[str]:
     seen: set[str] = set()
     request: dict[str, Any] = {"logGroupName": "/aws/lambda/sink", "filterPattern": "done"}
     while True:
-        page = logs.filter_log_events(**request)
+        try:
+            page = logs.filter_log_events(**request)
+        except logs.exceptions.ResourceNotFoundException:
+            return seen  # nothing has run yet
         seen.update(e["message"].split()[1] for e in page["events"])
         if "nextToken" not in page:
             return seen

@@ -97,7 +97,10 @@ def log_messages(logs_client: Any, name: str, expected: str, timeout_s: float = 
     """The function's log messages, once one of them is ``expected`` (or the time is up)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        events = logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        try:
+            events = logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs_client.exceptions.ResourceNotFoundException:
+            events = []  # the function has not run yet
         messages = [e["message"] for e in events]
         if expected in messages or time.monotonic() > deadline:
             return messages

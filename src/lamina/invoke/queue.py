@@ -9,7 +9,8 @@ failures with backoff, until the retry budget or the maximum age runs out; then 
 to its destination or dead-letter queue (``destinations.py``) and the event is deleted.
 
 Delivery is at least once: an event that was running when the server died is run again after
-the restart. Every database call runs on one dedicated thread, in order.
+the restart. Commits of accepted events run on one dedicated thread, the dispatcher's reads and
+writes on another, each in order.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class AsyncQueue:
         self.delay_scale = delay_scale
         self.max_parallel = max_parallel
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lamina-queue")
+        self._accepting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lamina-accept")
         self._pending: list[tuple[QueuedEvent, asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -114,7 +116,9 @@ class AsyncQueue:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await self._db(self.events.put_many, [event for event, _ in batch])
+                await asyncio.get_running_loop().run_in_executor(
+                    self._accepting, self.events.put_many, [event for event, _ in batch]
+                )
             except Exception as exc:
                 log.exception("could not store %d asynchronous events", len(batch))
                 error = ServiceException(f"the event could not be stored: {exc}")
@@ -363,6 +367,7 @@ class AsyncQueue:
         await asyncio.gather(*self._forgetting, return_exceptions=True)
         await self._forget_finished()
         self._executor.shutdown(wait=True)
+        self._accepting.shutdown(wait=True)
         self.events.close()
 
 

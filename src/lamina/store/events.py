@@ -5,8 +5,10 @@ an accepted event survives the server being killed, and the machine losing power
 grouped by the caller (many accepts, one transaction, one fsync). The queue's policy — when an
 event is due, retries, maximum age — lives in ``lamina.invoke.queue``; this module only stores.
 
-Not thread-safe: one thread at a time (the queue uses a dedicated single-thread executor).
-Rows are deleted once their event is finished; what remains after a crash is run again.
+Two connections, each for one thread: accepting (inserts, ``synchronous=FULL``) and working
+(due events, reschedules, deletions, without fsync: losing one of those on a power loss only
+runs an event again or sooner, never loses one). Rows are deleted once their event is
+finished; what remains after a crash is run again.
 """
 
 from __future__ import annotations
@@ -48,17 +50,16 @@ class QueuedEvent:
 class EventStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._accepting = _connect(path, "FULL")
+        self._accepting.executescript(_SCHEMA)
+        self._db = _connect(path, "NORMAL")
 
     def put_many(self, events: Sequence[QueuedEvent]) -> None:
-        """Store events in one durable transaction; sets their ids."""
-        with self._db:
-            self._db.execute("BEGIN")
+        """Store events in one durable transaction; sets their ids. The accepting thread's."""
+        with self._accepting:
+            self._accepting.execute("BEGIN IMMEDIATE")
             for event in events:
-                cursor = self._db.execute(
+                cursor = self._accepting.execute(
                     "INSERT INTO events (request_id, function_name, qualifier, payload,"
                     " client_context, received_ms, attempts, next_attempt_ms)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -108,10 +109,23 @@ class EventStore:
 
     def delete(self, event_ids: Sequence[int]) -> None:
         with self._db:
-            self._db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in event_ids])
+            self._db.execute("BEGIN IMMEDIATE")
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                self._db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def close(self) -> None:
+        self._accepting.close()
         self._db.close()
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute("PRAGMA busy_timeout=10000")
+    return db
