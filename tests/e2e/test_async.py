@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -301,3 +302,54 @@ def test_an_sqs_failure_destination_receives_the_invocation_record(server, clien
     record = json.loads(receive(sqs, url)["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"tag": "sqs"}
+
+
+def test_a_throttled_event_is_kept_and_run_once_capacity_frees(server, client):
+    name, _ = deploy(
+        client,
+        "import time\n"
+        "def handler(e, c):\n"
+        "    time.sleep(e.get('hold', 0))\n"
+        "    print('ran', e['tag'])\n",
+        Timeout=10,
+    )
+    client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    holder = threading.Thread(
+        target=client_for(server.endpoint).invoke,
+        kwargs={"FunctionName": name, "Payload": b'{"hold": 2, "tag": "sync"}'},
+    )
+    holder.start()
+    time.sleep(0.5)  # the only slot is taken
+
+    accepted = client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"tag": "later"}')
+    holder.join()
+
+    logs = client_for(server.endpoint, "logs")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        if "ran later" in [e["message"] for e in events]:
+            break
+        time.sleep(0.1)
+    assert accepted["StatusCode"] == 202
+    assert "ran later" in [e["message"] for e in events]
+
+
+def test_a_failed_delivery_is_counted(server, client):
+    name, _ = deploy(client, FAILS, DeadLetterConfig={
+        "TargetArn": f"arn:aws:sqs:us-east-1:{MOTO_ACCOUNT}:no-such-queue"
+    })  # fmt: skip
+    client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    before = stats(server)["dead_letter_errors"]
+
+    client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"tag": "lost"}')
+
+    deadline = time.monotonic() + 20
+    while stats(server)["dead_letter_errors"] == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stats(server)["dead_letter_errors"] == before + 1
+
+
+def stats(server: RunningServer) -> dict[str, int]:
+    with urllib.request.urlopen(f"{server.endpoint}/_lamina/stats", timeout=5) as response:
+        return dict(json.loads(response.read()))

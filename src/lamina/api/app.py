@@ -140,6 +140,8 @@ class LaminaApp:
             return await logs.handle(self.services, request)
         if request.path == "/_lamina/health":
             return json_response({"status": "ok"})
+        if request.path == "/_lamina/stats":
+            return json_response(self.services.invoker.stats())
         handler, params = self.router.match(request.method, request.path)
         return await handler(self.services, request, **params)
 

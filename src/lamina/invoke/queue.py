@@ -346,9 +346,12 @@ class AsyncQueue:
     async def _db(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
-    def backlog(self) -> int:
-        """Events stored and not finished (blocking; for tests and metrics)."""
-        return self.events.count()
+    def stats(self) -> dict[str, int]:
+        return {
+            "async_events_running": len(self._running),
+            "async_deliveries": self.destinations.delivered,
+            "dead_letter_errors": self.destinations.dead_letter_errors,
+        }
 
     async def close(self) -> None:
         """Stop dispatching; let running events finish; what is left runs after a restart."""

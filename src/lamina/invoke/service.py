@@ -123,6 +123,16 @@ class Invoker:
         """Stop reusing environments built from an older configuration of the function."""
         await self.pool.retire(function_name, keep.runtime_fingerprint if keep else None)
 
+    def stats(self) -> dict[str, int]:
+        """Counters an operator watches (served as JSON at ``/_lamina/stats``)."""
+        doc = {
+            "environments": self.pool.count(),
+            "running_invocations": self.admission.running(),
+        }
+        if self.queue is not None:
+            doc.update(self.queue.stats())
+        return doc
+
     def has_environments(self, function_name: str) -> bool:
         return self.pool.count(function_name) > 0
 
