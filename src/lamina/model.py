@@ -63,6 +63,10 @@ class FunctionConfig:
     tags: dict[str, str] | None = None
     reserved_concurrency: int | None = None
     dead_letter_target_arn: str | None = None
+    last_published_version: int = 0
+    """The highest version number ever published ($LATEST only); numbers are never reused."""
+    source_fingerprint: str | None = None
+    """On a published version: ``publish_fingerprint`` of the $LATEST it was published from."""
     version: str = LATEST
     state: State = State.PENDING
     state_reason: str | None = "The function is being created."
@@ -97,6 +101,18 @@ class FunctionConfig:
         ]
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
+    def publish_fingerprint(self) -> str:
+        """What makes a new version: code and every setting a version captures."""
+        record = self.to_record()
+        for volatile in (
+            "revision_id", "last_modified_ms", "state", "state_reason", "state_reason_code",
+            "last_update_status", "last_update_status_reason", "last_update_status_reason_code",
+            "version", "tags", "reserved_concurrency", "last_published_version",
+            "source_fingerprint",
+        ):  # fmt: skip
+            record.pop(volatile, None)
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
     def to_record(self) -> dict[str, Any]:
         """A JSON-safe dict for storage."""
         record = asdict(self)
@@ -112,6 +128,26 @@ class FunctionConfig:
             values["last_update_status"] = UpdateStatus(values["last_update_status"])
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A name for a version of a function, with an optional weighted second version."""
+
+    function_name: str
+    name: str
+    function_version: str
+    revision_id: str
+    description: str = ""
+    routing: dict[str, float] | None = None
+    """Additional version → weight (0.0–1.0) of the traffic it gets."""
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Alias:
+        return cls(**record)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ import uvicorn
 from lamina.api import LaminaApp, Services
 from lamina.api.code_urls import CodeUrlSigner
 from lamina.artifacts import CodeStore
-from lamina.control import ConcurrencyControl, EventInvokeConfigs, FunctionRegistry
+from lamina.control import (
+    AliasControl,
+    ConcurrencyControl,
+    EventInvokeConfigs,
+    FunctionRegistry,
+    VersionControl,
+)
 from lamina.invoke import Admission, Invoker
 from lamina.invoke.destinations import Destinations, SqsSender
 from lamina.invoke.queue import AsyncQueue
@@ -96,6 +102,8 @@ class LaminaServer:
             registry=self.registry,
             concurrency=ConcurrencyControl(self.registry, self.admission),
             async_configs=EventInvokeConfigs(self.registry, self.store),
+            versions=VersionControl(self.registry, self.store),
+            aliases=AliasControl(self.registry, self.store),
             invoker=self.invoker,
             logs=self.logs,
             signer=CodeUrlSigner(_secret_key(data / "secret.key")),

@@ -12,10 +12,10 @@ from botocore.exceptions import ClientError
 
 def test_an_operation_lamina_lacks_is_named_in_a_not_implemented_error(lambda_client):
     with pytest.raises(ClientError) as raised:
-        lambda_client.list_aliases(FunctionName="anything")
+        lambda_client.list_layers()
 
     assert raised.value.response["Error"]["Code"] == "NotImplementedException"
-    assert "ListAliases" in raised.value.response["Error"]["Message"]
+    assert "ListLayers" in raised.value.response["Error"]["Message"]
 
 
 def test_a_path_outside_the_api_is_an_unknown_operation(lamina_server):

@@ -14,11 +14,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.api import functions, invocations, logs, unimplemented
+from lamina.api import functions, invocations, logs, unimplemented, versions
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
 from lamina.api.errors import json_rpc_error, rest_error
 from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
-from lamina.control import ConcurrencyControl, EventInvokeConfigs, FunctionRegistry
+from lamina.control import (
+    AliasControl,
+    ConcurrencyControl,
+    EventInvokeConfigs,
+    FunctionRegistry,
+    VersionControl,
+)
 from lamina.errors import (
     LaminaError,
     NotImplementedException,
@@ -40,6 +46,8 @@ class Services:
     registry: FunctionRegistry
     concurrency: ConcurrencyControl
     async_configs: EventInvokeConfigs
+    versions: VersionControl
+    aliases: AliasControl
     invoker: Invoker
     logs: LogStore
     signer: CodeUrlSigner
@@ -48,6 +56,7 @@ class Services:
 
 
 _NAME = r"(?P<name>[^/]+)"
+_ALIAS = r"(?P<alias>[^/]+)"
 _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
@@ -67,6 +76,13 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ),
     ("PUT", rf"/2015-03-31/functions/{_NAME}/code/?", functions.update_function_code),
     ("GET", r"/2016-08-19/account-settings/?", functions.get_account_settings),
+    ("POST", rf"/2015-03-31/functions/{_NAME}/versions/?", versions.publish_version),
+    ("GET", rf"/2015-03-31/functions/{_NAME}/versions/?", versions.list_versions),
+    ("POST", rf"/2015-03-31/functions/{_NAME}/aliases/?", versions.create_alias),
+    ("GET", rf"/2015-03-31/functions/{_NAME}/aliases/?", versions.list_aliases),
+    ("GET", rf"/2015-03-31/functions/{_NAME}/aliases/{_ALIAS}/?", versions.get_alias),
+    ("PUT", rf"/2015-03-31/functions/{_NAME}/aliases/{_ALIAS}/?", versions.update_alias),
+    ("DELETE", rf"/2015-03-31/functions/{_NAME}/aliases/{_ALIAS}/?", versions.delete_alias),
     ("PUT", rf"/2017-10-31/functions/{_NAME}/concurrency/?", functions.put_function_concurrency),
     ("GET", rf"{_EIC}/list/?", functions.list_event_invoke_configs),
     ("PUT", rf"{_EIC}/?", functions.put_event_invoke_config),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lamina.api import shapes
 from lamina.api.http import Request, Response, empty_response, json_response
+from lamina.control import FunctionView
 from lamina.errors import AccessDeniedException, RequestEntityTooLargeException, ValidationException
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ def _code_too_large(size: int) -> Exception:
 async def create_function(services: Services, request: Request) -> Response:
     body = await request.json(MAX_CREATE_REQUEST_BYTES, _create_too_large)
     view = await services.registry.create(body)
+    if body.get("Publish"):
+        # AWS answers with version 1's configuration under the unqualified ARN.
+        published = await services.versions.publish_from(view.config, None)
+        view = FunctionView(published.config, view.arn, view.tags)
     return json_response(shapes.function_configuration(view, services.region), status=201)
 
 
@@ -80,6 +85,8 @@ async def list_functions(services: Services, request: Request) -> Response:
 async def update_function_code(services: Services, request: Request, name: str) -> Response:
     body = await request.json(MAX_UPDATE_CODE_REQUEST_BYTES, _code_too_large)
     view = await services.registry.update_code(name, body)
+    if body.get("Publish") and not body.get("DryRun"):
+        view = await services.versions.publish_from(view.config, None)
     return json_response(shapes.function_configuration(view, services.region))
 
 

@@ -1,7 +1,16 @@
-"""The control plane: the function registry and the checks on everything it stores."""
+"""The control plane: functions, versions, aliases and their settings, and the checks on them."""
 
+from lamina.control.aliases import AliasControl
 from lamina.control.async_config import EventInvokeConfigs
 from lamina.control.concurrency import ConcurrencyControl
 from lamina.control.functions import FunctionRegistry, FunctionView
+from lamina.control.versions import VersionControl
 
-__all__ = ["ConcurrencyControl", "EventInvokeConfigs", "FunctionRegistry", "FunctionView"]
+__all__ = [
+    "AliasControl",
+    "ConcurrencyControl",
+    "EventInvokeConfigs",
+    "FunctionRegistry",
+    "FunctionView",
+    "VersionControl",
+]

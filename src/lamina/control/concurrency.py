@@ -13,11 +13,6 @@ from lamina.control.functions import FunctionRegistry
 from lamina.errors import InvalidParameterValueException, ValidationException
 from lamina.invoke import Admission
 
-FUNCTIONS_ONLY = (
-    "This operation is permitted on Lambda functions only. Aliases and versions do not support "
-    "this operation. Please specify either a function name or an unqualified function ARN."
-)
-
 
 class ConcurrencyControl:
     def __init__(self, registry: FunctionRegistry, admission: Admission) -> None:
@@ -25,7 +20,7 @@ class ConcurrencyControl:
         self.admission = admission
 
     async def put(self, name_param: str, body: dict[str, Any]) -> dict[str, int]:
-        name = self._function(name_param)
+        name = self.registry.function_only(name_param)
         amount = body.get("ReservedConcurrentExecutions")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise ValidationException(
@@ -44,20 +39,14 @@ class ConcurrencyControl:
         return {"ReservedConcurrentExecutions": amount}
 
     async def get(self, name_param: str) -> dict[str, int]:
-        config = await self.registry.existing(self._function(name_param))
+        config = await self.registry.existing(self.registry.function_only(name_param))
         if config.reserved_concurrency is None:
             return {}
         return {"ReservedConcurrentExecutions": config.reserved_concurrency}
 
     async def delete(self, name_param: str) -> None:
-        name = self._function(name_param)
+        name = self.registry.function_only(name_param)
         config = await self.registry.existing(name)
         if config.reserved_concurrency is not None:
             await self.registry.save_quietly(replace(config, reserved_concurrency=None), config)
         self.admission.set_reservation(name, None)
-
-    def _function(self, name_param: str) -> str:
-        name, qualifier = self.registry.reference(name_param, None)
-        if qualifier is not None:
-            raise InvalidParameterValueException(FUNCTIONS_ONLY)
-        return name

@@ -75,8 +75,25 @@ class FunctionRegistry:
 
     async def get(self, name_param: str, qualifier: str | None = None) -> FunctionView:
         name, qualifier = self.reference(name_param, qualifier)
-        config = await self._existing(name, qualifier)
-        return FunctionView(config, self.arn(name, qualifier), config_tags(config))
+        return await self.view(name, qualifier)
+
+    async def view(self, name: str, qualifier: str | None) -> FunctionView:
+        """The configuration a qualifier names ($LATEST, a version or an alias's version),
+        shown with the ARN as the caller named it; AWS's 404 if any part is missing."""
+        latest = await self.existing(name)
+        arn = self.arn(name, qualifier)
+        if qualifier is None or qualifier == LATEST:
+            return FunctionView(latest, arn, config_tags(latest))
+        target = qualifier
+        if not qualifier.isdigit():
+            alias = await self.store.get_alias(name, qualifier)
+            if alias is None:
+                raise ResourceNotFoundException(f"Function not found: {arn}")
+            target = alias.function_version
+        config = latest if target == LATEST else await self.store.get_version(name, target)
+        if config is None:
+            raise ResourceNotFoundException(f"Function not found: {arn}")
+        return FunctionView(config, arn, config_tags(latest))
 
     async def list(
         self, marker: str | None, max_items: int | None, version: str | None
@@ -98,8 +115,14 @@ class FunctionRegistry:
         next_marker = (
             members.encode_marker(configs[limit - 1].name) if len(configs) > limit else None
         )
-        qualifier = LATEST if version == "ALL" else None
-        views = [FunctionView(c, self.arn(c.name, qualifier)) for c in configs[:limit]]
+        views: list[FunctionView] = []
+        for config in configs[:limit]:
+            if version != "ALL":
+                views.append(FunctionView(config, self.arn(config.name)))
+                continue
+            views.append(FunctionView(config, self.arn(config.name, LATEST)))
+            published = await self.store.list_versions(config.name)
+            views += [FunctionView(v, self.arn(v.name, v.version)) for v in published]
         return views, next_marker
 
     async def account_settings(self) -> dict[str, Any]:
@@ -170,7 +193,7 @@ class FunctionRegistry:
         return FunctionView(config, self.arn(name), tags)
 
     async def update_code(self, name_param: str, body: Mapping[str, Any]) -> FunctionView:
-        name, _ = self.reference(name_param, None, max_length=140)
+        name = self.function_only(name_param)
         config = await self._updatable(name, body.get("RevisionId"))
         members.refuse_unsupported(body)
         zip_bytes = members.zip_package(body)
@@ -187,25 +210,49 @@ class FunctionRegistry:
             return await self._apply_update(config, changes)
 
     async def update_configuration(self, name_param: str, body: Mapping[str, Any]) -> FunctionView:
-        name, _ = self.reference(name_param, None, max_length=140)
+        name = self.function_only(name_param)
         config = await self._updatable(name, body.get("RevisionId"))
         members.refuse_unsupported(body)
         changes = self._settings(body, creating=False)
         return await self._apply_update(config, changes)
 
     async def delete(self, name_param: str, qualifier: str | None) -> None:
+        """Delete the function, or with a version number as qualifier, that version."""
         name, qualifier = self.reference(name_param, qualifier, max_length=140)
         if qualifier == LATEST:
             raise InvalidParameterValueException(
                 "$LATEST version cannot be deleted without deleting the function."
             )
+        if qualifier is not None and qualifier.isdigit():
+            await self._delete_version(name, qualifier)
+            return
         if qualifier is not None:
-            raise ResourceNotFoundException(f"Function not found: {self.arn(name, qualifier)}")
+            raise InvalidParameterValueException(
+                "Deletion of aliases is not supported by DeleteFunction: call DeleteAlias."
+            )
         removed = await self.store.delete_function(name)
         if removed is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
         await self.invoker.retire_environments(name, None)
         self.invoker.admission.set_reservation(name, None)
+        await self._collect_code(removed.code_sha256, name)
+
+    async def _delete_version(self, name: str, version: str) -> None:
+        await self.existing(name)
+        referring = [
+            a.name
+            for a in await self.store.list_aliases(name)
+            if a.function_version == version or version in (a.routing or {})
+        ]
+        if referring:
+            raise ResourceConflictException(
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(referring)}]"
+            )
+        removed = await self.store.delete_version(name, version)
+        if removed is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(name, version)}")
+        await self.invoker.retire_version(name, version)
         await self._collect_code(removed.code_sha256, name)
 
     async def recover(self) -> None:
@@ -214,6 +261,9 @@ class FunctionRegistry:
         while batch := await self.store.list_functions(after, 500):
             for config in batch:
                 self.invoker.admission.set_reservation(config.name, config.reserved_concurrency)
+                for version in await self.store.list_versions(config.name):
+                    if version.state is State.PENDING:
+                        await self.store.replace_version(active(version))
                 if (
                     config.state is State.PENDING
                     or config.last_update_status is UpdateStatus.IN_PROGRESS
@@ -270,14 +320,28 @@ class FunctionRegistry:
                 )
         return ref.name, qualifier if qualifier is not None else ref.qualifier
 
+    def function_only(self, name_param: str) -> str:
+        """The name of an unqualified function reference; a qualified one is AWS's 400."""
+        name, qualifier = self.reference(name_param, None)
+        if qualifier is not None:
+            raise InvalidParameterValueException(
+                "This operation is permitted on Lambda functions only. Aliases and versions do "
+                "not support this operation. Please specify either a function name or an "
+                "unqualified function ARN."
+            )
+        return name
+
     async def existing(self, name: str) -> FunctionConfig:
         """The function's configuration, or AWS's 404."""
         return await self._existing(name, None)
 
-    async def save_quietly(self, config: FunctionConfig, previous: FunctionConfig) -> None:
-        """Store a change that is not an update of the function's code or configuration: a new
-        RevisionId (so a concurrent update cannot overwrite it), no state transition."""
-        config = replace(config, revision_id=str(uuid.uuid4()))
+    async def save_quietly(
+        self, config: FunctionConfig, previous: FunctionConfig, *, new_revision: bool = True
+    ) -> None:
+        """Store a change that is not an update of the function's code or configuration: no
+        state transition, and a new RevisionId unless told otherwise."""
+        if new_revision:
+            config = replace(config, revision_id=str(uuid.uuid4()))
         if not await self.store.replace_function(config, previous.revision_id):
             raise ResourceConflictException(
                 "The operation cannot be performed at this time. An update is in progress for "
@@ -411,3 +475,13 @@ def config_tags(config: FunctionConfig) -> Mapping[str, str] | None:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def active(config: FunctionConfig) -> FunctionConfig:
+    return replace(
+        config,
+        state=State.ACTIVE,
+        state_reason=None,
+        state_reason_code=None,
+        last_update_status=UpdateStatus.SUCCESSFUL,
+    )

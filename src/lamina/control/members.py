@@ -76,10 +76,6 @@ def refuse_unsupported(body: Mapping[str, Any]) -> None:
             )
     if body.get("PackageType") not in (None, "Zip"):
         raise InvalidParameterValueException("lamina does not support container images yet.")
-    if body.get("Publish"):
-        raise InvalidParameterValueException(
-            "lamina does not support publishing versions yet; leave Publish out."
-        )
     vpc = body.get("VpcConfig")
     if isinstance(vpc, Mapping) and (vpc.get("SubnetIds") or vpc.get("SecurityGroupIds")):
         raise InvalidParameterValueException("lamina does not support VPC configuration yet.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import random
 from typing import TYPE_CHECKING
 
 from lamina import arns
@@ -22,6 +23,7 @@ from lamina.errors import (
 from lamina.invoke.admission import Admission
 from lamina.model import (
     LATEST,
+    Alias,
     Execution,
     FunctionConfig,
     InvocationType,
@@ -74,26 +76,42 @@ class Invoker:
         return self._result(request, config, execution)
 
     async def resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
-        """The configuration that runs for (name, qualifier), once the function is ready."""
-        config = await self.store.get_function(name)
-        if config is None or (qualifier is not None and qualifier != LATEST):
-            arn = arns.function_arn(self.region, self.account, name, qualifier)
-            raise ResourceNotFoundException(f"Function not found: {arn}")
+        """The configuration that runs for (name, qualifier), once it is ready.
+
+        A qualifier is $LATEST, a version number, or an alias; an alias with routing picks
+        its additional version with the configured probability.
+        """
+        config = await self._lookup(name, qualifier)
         waited = 0.0
         while config.state is State.PENDING and waited < _PENDING_WAIT_S:
             await asyncio.sleep(_PENDING_POLL_S)
             waited += _PENDING_POLL_S
-            fresh = await self.store.get_function(name)
-            if fresh is None:
-                arn = arns.function_arn(self.region, self.account, name, qualifier)
-                raise ResourceNotFoundException(f"Function not found: {arn}")
-            config = fresh
+            config = await self._lookup(name, config.version)
         if config.state is not State.ACTIVE:
             raise ResourceConflictException(
                 "The operation cannot be performed at this time. The function is currently in "
                 f"the following state: {config.state.value}"
             )
         return config
+
+    async def _lookup(self, name: str, qualifier: str | None) -> FunctionConfig:
+        version = qualifier
+        if qualifier is not None and qualifier != LATEST and not qualifier.isdigit():
+            alias = await self.store.get_alias(name, qualifier)
+            if alias is None:
+                raise self._not_found(name, qualifier)
+            version = _route(alias)
+        if version is None or version == LATEST:
+            config = await self.store.get_function(name)
+        else:
+            config = await self.store.get_version(name, version)
+        if config is None:
+            raise self._not_found(name, qualifier)
+        return config
+
+    def _not_found(self, name: str, qualifier: str | None) -> ResourceNotFoundException:
+        arn = arns.function_arn(self.region, self.account, name, qualifier)
+        return ResourceNotFoundException(f"Function not found: {arn}")
 
     async def run(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
         """Admit, then run in a warm or new environment; TooManyRequestsException if throttled."""
@@ -105,10 +123,9 @@ class Invoker:
 
     async def _run_admitted(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
         key = config.runtime_fingerprint
+        slot = _slot(config)
         try:
-            env = await self.pool.acquire(
-                config.name, key, lambda: self.launcher.start(config, key)
-            )
+            env = await self.pool.acquire(slot, key, lambda: self.launcher.start(config, key))
         except SandboxError as exc:
             log.error("cannot start an environment for %s: %s", config.name, exc)
             raise ServiceException(
@@ -117,11 +134,19 @@ class Invoker:
         try:
             return await env.invoke(self._invocation(config, request))
         finally:
-            await self.pool.release(config.name, env)
+            await self.pool.release(slot, env)
 
     async def retire_environments(self, function_name: str, keep: FunctionConfig | None) -> None:
-        """Stop reusing environments built from an older configuration of the function."""
-        await self.pool.retire(function_name, keep.runtime_fingerprint if keep else None)
+        """Stop reusing environments of an older configuration of $LATEST (``keep`` is the new
+        one), or, when ``keep`` is None, every environment of the function."""
+        if keep is not None:
+            await self.pool.retire(_slot(keep), keep.runtime_fingerprint)
+            return
+        for slot in self.pool.slots(f"{function_name}:"):
+            await self.pool.retire(slot, None)
+
+    async def retire_version(self, function_name: str, version: str) -> None:
+        await self.pool.retire(f"{function_name}:{version}", None)
 
     def stats(self) -> dict[str, int]:
         """Counters an operator watches (served as JSON at ``/_lamina/stats``)."""
@@ -134,7 +159,7 @@ class Invoker:
         return doc
 
     def has_environments(self, function_name: str) -> bool:
-        return self.pool.count(function_name) > 0
+        return bool(self.pool.slots(f"{function_name}:"))
 
     async def close(self) -> None:
         """Stop every environment (the queue was closed first)."""
@@ -167,3 +192,17 @@ class Invoker:
             executed_version=config.version,
             log_tail=tail,
         )
+
+
+def _slot(config: FunctionConfig) -> str:
+    """The pool's group for a function version's environments."""
+    return f"{config.name}:{config.version}"
+
+
+def _route(alias: Alias) -> str:
+    """The version an invocation through ``alias`` runs: its additional version with the
+    routing weight's probability, else its primary version."""
+    for version, weight in (alias.routing or {}).items():
+        if random.random() < weight:
+            return version
+    return alias.function_version

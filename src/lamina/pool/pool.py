@@ -1,5 +1,8 @@
 """Warm execution environments, kept per function configuration and reused most-recent-first.
 
+Environments are grouped by *slot*: one function version (``name:$LATEST``, ``name:3``), whose
+current configuration is identified by a key; environments of an older key are not reused.
+
 An environment serves one invocation at a time; concurrent invocations of one function get
 separate environments. Idle environments are kept for ``idle_timeout_s`` after their last use
 and then destroyed by the reaper. When a function changes or is deleted, its environments are
@@ -48,17 +51,17 @@ class EnvironmentPool:
         self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
 
     async def acquire(
-        self, function_name: str, key: str, start: Callable[[], Awaitable[Environment]]
+        self, slot: str, key: str, start: Callable[[], Awaitable[Environment]]
     ) -> Environment:
         """A warm environment for ``key`` if one is idle, else a new one from ``start``."""
-        self._current_key[function_name] = key
-        env = self._take_idle(function_name, key)
+        self._current_key[slot] = key
+        env = self._take_idle(slot, key)
         if env is not None:
             return env
         starting: asyncio.Future[Environment] | None = None
         try:
             async with self._start_slots:
-                env = self._take_idle(function_name, key)
+                env = self._take_idle(slot, key)
                 if env is not None:
                     return env
                 starting = asyncio.ensure_future(start())
@@ -66,20 +69,20 @@ class EnvironmentPool:
             env = await asyncio.shield(starting)
         except asyncio.CancelledError:
             if starting is not None:  # nobody waits for it now: keep it warm for the next one
-                starting.add_done_callback(lambda task: self._adopt(function_name, task))
+                starting.add_done_callback(lambda task: self._adopt(slot, task))
             raise
         env.busy = True
-        self._live.setdefault(function_name, set()).add(env)
+        self._live.setdefault(slot, set()).add(env)
         return env
 
-    def _take_idle(self, function_name: str, key: str) -> Environment | None:
+    def _take_idle(self, slot: str, key: str) -> Environment | None:
         stack = self._idle.get(key)
         while stack:
             env = stack.pop()
             if env.alive and self._thawed(env):
                 env.busy = True
                 return env
-            self._forget(function_name, env)
+            self._forget(slot, env)
             self._destroy_later(env)
         return None
 
@@ -91,15 +94,15 @@ class EnvironmentPool:
             return False
         return True
 
-    def _adopt(self, function_name: str, task: asyncio.Future[Environment]) -> None:
+    def _adopt(self, slot: str, task: asyncio.Future[Environment]) -> None:
         if task.cancelled() or task.exception() is not None:
             return
         env = task.result()
-        self._live.setdefault(function_name, set()).add(env)
-        if env.alive and self._current_key.get(function_name) == env.key and not self._closing:
+        self._live.setdefault(slot, set()).add(env)
+        if env.alive and self._current_key.get(slot) == env.key and not self._closing:
             self._idle.setdefault(env.key, []).append(env)
         else:
-            self._forget(function_name, env)
+            self._forget(slot, env)
             self._destroy_later(env)
 
     def _destroy_later(self, env: Environment) -> None:
@@ -107,39 +110,41 @@ class EnvironmentPool:
         self._destroying.add(task)
         task.add_done_callback(self._destroying.discard)
 
-    async def release(self, function_name: str, env: Environment) -> None:
+    async def release(self, slot: str, env: Environment) -> None:
         """Return an environment after its invocation; a dead or retired one is destroyed."""
         env.busy = False
-        current = self._current_key.get(function_name) == env.key
+        current = self._current_key.get(slot) == env.key
         if env.alive and current and not self._closing:
             self._idle.setdefault(env.key, []).append(env)
             env.freeze_later(self.freeze_after_s)
             return
-        self._forget(function_name, env)
+        self._forget(slot, env)
         await env.destroy()
 
-    async def retire(self, function_name: str, keep_key: str | None = None) -> None:
+    async def retire(self, slot: str, keep_key: str | None = None) -> None:
         """Destroy the function's idle environments whose key is not ``keep_key``.
 
         Busy ones are destroyed when released, since their key is no longer current.
         """
         if keep_key is None:
-            self._current_key.pop(function_name, None)
+            self._current_key.pop(slot, None)
         else:
-            self._current_key[function_name] = keep_key
+            self._current_key[slot] = keep_key
         doomed = [
-            env
-            for env in self._live.get(function_name, set())
-            if not env.busy and env.key != keep_key
+            env for env in self._live.get(slot, set()) if not env.busy and env.key != keep_key
         ]
         for env in doomed:
-            self._forget(function_name, env)
+            self._forget(slot, env)
         await asyncio.gather(*(env.destroy() for env in doomed))
 
-    def count(self, function_name: str | None = None) -> int:
-        if function_name is not None:
-            return len(self._live.get(function_name, ()))
+    def count(self, slot: str | None = None) -> int:
+        if slot is not None:
+            return len(self._live.get(slot, ()))
         return sum(len(envs) for envs in self._live.values())
+
+    def slots(self, prefix: str) -> list[str]:
+        """The slots with live environments whose name starts with ``prefix``."""
+        return [slot for slot, envs in self._live.items() if envs and slot.startswith(prefix)]
 
     async def close(self) -> None:
         """Destroy every environment; busy ones are destroyed when released."""
@@ -155,8 +160,8 @@ class EnvironmentPool:
         if self._destroying:
             await asyncio.gather(*self._destroying, return_exceptions=True)
 
-    def _forget(self, function_name: str, env: Environment) -> None:
-        self._live.get(function_name, set()).discard(env)
+    def _forget(self, slot: str, env: Environment) -> None:
+        self._live.get(slot, set()).discard(env)
         stack = self._idle.get(env.key)
         if stack and env in stack:
             stack.remove(env)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lamina.errors import InternalError
-from lamina.model import FunctionConfig
+from lamina.model import Alias, FunctionConfig
 
 
 class DuplicateError(InternalError):
@@ -34,6 +34,36 @@ class Store(Protocol):
 
     async def delete_function(self, name: str) -> FunctionConfig | None:
         """Remove a function; returns what was removed, or None if there was nothing."""
+
+    async def insert_version(self, config: FunctionConfig) -> None:
+        """Add a published version (``config.version`` is its number); DuplicateError if taken."""
+
+    async def get_version(self, name: str, version: str) -> FunctionConfig | None:
+        """A published version, or None (also for a qualifier that is not a number)."""
+
+    async def list_versions(self, name: str) -> list[FunctionConfig]:
+        """Every published version of the function, oldest first."""
+
+    async def replace_version(self, config: FunctionConfig) -> None:
+        """Record a version's state transition; its code and settings never change."""
+
+    async def delete_version(self, name: str, version: str) -> FunctionConfig | None:
+        """Remove a published version; what was removed, or None."""
+
+    async def insert_alias(self, alias: Alias) -> None:
+        """Add an alias; DuplicateError if the name is taken."""
+
+    async def put_alias(self, alias: Alias) -> None:
+        """Store (replace) an alias."""
+
+    async def get_alias(self, name: str, alias: str) -> Alias | None:
+        """An alias of the function, or None."""
+
+    async def list_aliases(self, name: str) -> list[Alias]:
+        """The function's aliases, by name."""
+
+    async def delete_alias(self, name: str, alias: str) -> bool:
+        """Remove an alias; False if there was none."""
 
     async def account_usage(self) -> tuple[int, int]:
         """(number of functions, total code size in bytes)."""

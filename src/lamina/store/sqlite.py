@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lamina.model import FunctionConfig
+from lamina.model import Alias, FunctionConfig
 from lamina.store.base import DuplicateError
 
 MIGRATIONS_PACKAGE = "lamina.store.migrations"
@@ -35,6 +35,8 @@ class SqliteStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         migrate(self._db)
         self._functions: dict[str, FunctionConfig] = {}
+        self._versions: dict[str, FunctionConfig] = {}
+        self._aliases: dict[str, Alias] = {}
 
     async def get_function(self, name: str) -> FunctionConfig | None:
         cached = self._functions.get(name)
@@ -93,9 +95,114 @@ class SqliteStore:
         row = self._db.execute(
             "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
         ).fetchone()
-        self._db.execute("DELETE FROM event_invoke_configs WHERE function_name = ?", (name,))
+        for table in ("event_invoke_configs", "function_versions", "aliases"):
+            self._db.execute(f"DELETE FROM {table} WHERE function_name = ?", (name,))
         self._functions.pop(name, None)
+        prefix = f"{name}:"
+        for cache in (self._versions, self._aliases):
+            for key in [k for k in cache if k.startswith(prefix)]:
+                del cache[key]
         return _config(row[0]) if row else None
+
+    async def insert_version(self, config: FunctionConfig) -> None:
+        """Add a published version; DuplicateError if its number exists."""
+        try:
+            self._db.execute(
+                "INSERT INTO function_versions (function_name, version, config, code_sha256)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    config.name,
+                    int(config.version),
+                    json.dumps(config.to_record()),
+                    config.code_sha256,
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(f"{config.name}:{config.version}") from exc
+
+    async def get_version(self, name: str, version: str) -> FunctionConfig | None:
+        if not version.isdigit():
+            return None
+        key = f"{name}:{int(version)}"
+        cached = self._versions.get(key)
+        if cached is not None:
+            return cached
+        row = self._db.execute(
+            "SELECT config FROM function_versions WHERE function_name = ? AND version = ?",
+            (name, int(version)),
+        ).fetchone()
+        if row is None:
+            return None
+        config = self._versions[key] = _config(row[0])
+        return config
+
+    async def list_versions(self, name: str) -> list[FunctionConfig]:
+        rows = self._db.execute(
+            "SELECT config FROM function_versions WHERE function_name = ? ORDER BY version",
+            (name,),
+        ).fetchall()
+        return [_config(r[0]) for r in rows]
+
+    async def replace_version(self, config: FunctionConfig) -> None:
+        """Store a version's state transition (Pending → Active); its content never changes."""
+        self._db.execute(
+            "UPDATE function_versions SET config = ? WHERE function_name = ? AND version = ?",
+            (json.dumps(config.to_record()), config.name, int(config.version)),
+        )
+        self._versions[f"{config.name}:{int(config.version)}"] = config
+
+    async def delete_version(self, name: str, version: str) -> FunctionConfig | None:
+        row = self._db.execute(
+            "DELETE FROM function_versions WHERE function_name = ? AND version = ?"
+            " RETURNING config",
+            (name, int(version)),
+        ).fetchone()
+        self._versions.pop(f"{name}:{int(version)}", None)
+        return _config(row[0]) if row else None
+
+    async def put_alias(self, alias: Alias) -> None:
+        self._db.execute(
+            "INSERT INTO aliases (function_name, name, alias) VALUES (?, ?, ?)"
+            " ON CONFLICT (function_name, name) DO UPDATE SET alias = excluded.alias",
+            (alias.function_name, alias.name, json.dumps(alias.to_record())),
+        )
+        self._aliases[f"{alias.function_name}:{alias.name}"] = alias
+
+    async def insert_alias(self, alias: Alias) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO aliases (function_name, name, alias) VALUES (?, ?, ?)",
+                (alias.function_name, alias.name, json.dumps(alias.to_record())),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(f"{alias.function_name}:{alias.name}") from exc
+        self._aliases[f"{alias.function_name}:{alias.name}"] = alias
+
+    async def get_alias(self, name: str, alias: str) -> Alias | None:
+        key = f"{name}:{alias}"
+        cached = self._aliases.get(key)
+        if cached is not None:
+            return cached
+        row = self._db.execute(
+            "SELECT alias FROM aliases WHERE function_name = ? AND name = ?", (name, alias)
+        ).fetchone()
+        if row is None:
+            return None
+        found = self._aliases[key] = Alias.from_record(json.loads(row[0]))
+        return found
+
+    async def list_aliases(self, name: str) -> list[Alias]:
+        rows = self._db.execute(
+            "SELECT alias FROM aliases WHERE function_name = ? ORDER BY name", (name,)
+        ).fetchall()
+        return [Alias.from_record(json.loads(r[0])) for r in rows]
+
+    async def delete_alias(self, name: str, alias: str) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM aliases WHERE function_name = ? AND name = ?", (name, alias)
+        )
+        self._aliases.pop(f"{name}:{alias}", None)
+        return cursor.rowcount > 0
 
     async def account_usage(self) -> tuple[int, int]:
         count, total = self._db.execute(
@@ -105,7 +212,9 @@ class SqliteStore:
 
     async def code_in_use(self, sha256_hex: str) -> bool:
         row = self._db.execute(
-            "SELECT 1 FROM functions WHERE code_sha256 = ? LIMIT 1", (sha256_hex,)
+            "SELECT 1 FROM functions WHERE code_sha256 = ?"
+            " UNION ALL SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1",
+            (sha256_hex, sha256_hex),
         ).fetchone()
         return row is not None
 
