@@ -25,6 +25,7 @@ from lamina.control import (
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    TagControl,
     VersionControl,
 )
 from lamina.invoke import Admission, Invoker
@@ -104,6 +105,7 @@ class LaminaServer:
             async_configs=EventInvokeConfigs(self.registry, self.store),
             versions=VersionControl(self.registry, self.store),
             aliases=AliasControl(self.registry, self.store),
+            tags=TagControl(self.registry),
             invoker=self.invoker,
             logs=self.logs,
             signer=CodeUrlSigner(_secret_key(data / "secret.key")),

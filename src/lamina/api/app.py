@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.api import functions, invocations, logs, unimplemented, versions
+from lamina.api import functions, invocations, logs, tags, unimplemented, versions
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
 from lamina.api.errors import json_rpc_error, rest_error
 from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
@@ -23,6 +23,7 @@ from lamina.control import (
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    TagControl,
     VersionControl,
 )
 from lamina.errors import (
@@ -48,6 +49,7 @@ class Services:
     async_configs: EventInvokeConfigs
     versions: VersionControl
     aliases: AliasControl
+    tags: TagControl
     invoker: Invoker
     logs: LogStore
     signer: CodeUrlSigner
@@ -76,6 +78,9 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ),
     ("PUT", rf"/2015-03-31/functions/{_NAME}/code/?", functions.update_function_code),
     ("GET", r"/2016-08-19/account-settings/?", functions.get_account_settings),
+    ("POST", r"/2017-03-31/tags/(?P<arn>.+)", tags.tag_resource),
+    ("DELETE", r"/2017-03-31/tags/(?P<arn>.+)", tags.untag_resource),
+    ("GET", r"/2017-03-31/tags/(?P<arn>.+)", tags.list_tags),
     ("POST", rf"/2015-03-31/functions/{_NAME}/versions/?", versions.publish_version),
     ("GET", rf"/2015-03-31/functions/{_NAME}/versions/?", versions.list_versions),
     ("POST", rf"/2015-03-31/functions/{_NAME}/aliases/?", versions.create_alias),

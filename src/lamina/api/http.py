@@ -28,10 +28,15 @@ class Request:
         self._query: dict[str, list[str]] | None = None
 
     def query(self, name: str) -> str | None:
-        if self._query is None:
-            self._query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        values = self._query.get(name)
+        values = self.query_all(name)
         return values[0] if values else None
+
+    def query_all(self, name: str) -> list[str]:
+        """Every value of a repeated query parameter (``tagKeys=a&tagKeys=b``)."""
+        if self._query is None:
+            raw = self.scope.get("query_string", b"").decode("latin-1")
+            self._query = parse_qs(raw, keep_blank_values=True)
+        return self._query.get(name, [])
 
     @property
     def host(self) -> str:

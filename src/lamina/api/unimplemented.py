@@ -114,7 +114,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ),
     ("GET", r"/2018-10-31/layers/[^/]+/versions/?", "ListLayerVersions", ""),
     ("GET", r"/2018-10-31/layers/?", "ListLayers", ""),
-    ("GET", r"/2017-03-31/tags/[^/]+/?", "ListTags", ""),
     ("POST", r"/2025-12-01/durable-executions/[^/]+/pause/?", "PauseDurableExecution", ""),
     ("POST", r"/2018-10-31/layers/[^/]+/versions/?", "PublishLayerVersion", ""),
     (
@@ -170,8 +169,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("POST", r"/2025-12-01/durable-executions/[^/]+/stop/?", "StopDurableExecution", ""),
-    ("POST", r"/2017-03-31/tags/[^/]+/?", "TagResource", ""),
-    ("DELETE", r"/2017-03-31/tags/[^/]+/?", "UntagResource", ""),
     ("PUT", r"/2025-11-30/capacity-providers/[^/]+/?", "UpdateCapacityProvider", ""),
     ("PUT", r"/2020-04-22/code-signing-configs/[^/]+/?", "UpdateCodeSigningConfig", ""),
     ("PUT", r"/2015-03-31/event-source-mappings/[^/]+/?", "UpdateEventSourceMapping", ""),

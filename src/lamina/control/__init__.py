@@ -4,6 +4,7 @@ from lamina.control.aliases import AliasControl
 from lamina.control.async_config import EventInvokeConfigs
 from lamina.control.concurrency import ConcurrencyControl
 from lamina.control.functions import FunctionRegistry, FunctionView
+from lamina.control.tags import TagControl
 from lamina.control.versions import VersionControl
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "EventInvokeConfigs",
     "FunctionRegistry",
     "FunctionView",
+    "TagControl",
     "VersionControl",
 ]
