@@ -25,6 +25,7 @@ from lamina.control import (
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    PermissionControl,
     TagControl,
     VersionControl,
 )
@@ -99,6 +100,7 @@ class LaminaServer:
         self.registry = FunctionRegistry(
             self.store, self.code, self.invoker, self.runtimes, settings.region, settings.account_id
         )
+        self.permissions = PermissionControl(self.registry, self.store)
         services = Services(
             registry=self.registry,
             concurrency=ConcurrencyControl(self.registry, self.admission),
@@ -106,6 +108,7 @@ class LaminaServer:
             versions=VersionControl(self.registry, self.store),
             aliases=AliasControl(self.registry, self.store),
             tags=TagControl(self.registry),
+            permissions=self.permissions,
             invoker=self.invoker,
             logs=self.logs,
             signer=CodeUrlSigner(_secret_key(data / "secret.key")),

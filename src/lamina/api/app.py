@@ -14,7 +14,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.api import functions, invocations, logs, tags, unimplemented, versions
+from lamina.api import (
+    functions,
+    invocations,
+    logs,
+    permissions,
+    tags,
+    unimplemented,
+    versions,
+)
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
 from lamina.api.errors import json_rpc_error, rest_error
 from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
@@ -23,6 +31,7 @@ from lamina.control import (
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    PermissionControl,
     TagControl,
     VersionControl,
 )
@@ -50,6 +59,7 @@ class Services:
     versions: VersionControl
     aliases: AliasControl
     tags: TagControl
+    permissions: PermissionControl
     invoker: Invoker
     logs: LogStore
     signer: CodeUrlSigner
@@ -78,6 +88,13 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ),
     ("PUT", rf"/2015-03-31/functions/{_NAME}/code/?", functions.update_function_code),
     ("GET", r"/2016-08-19/account-settings/?", functions.get_account_settings),
+    ("POST", rf"/2015-03-31/functions/{_NAME}/policy/?", permissions.add_permission),
+    ("GET", rf"/2015-03-31/functions/{_NAME}/policy/?", permissions.get_policy),
+    (
+        "DELETE",
+        rf"/2015-03-31/functions/{_NAME}/policy/(?P<sid>[^/]+)",
+        permissions.remove_permission,
+    ),
     ("POST", r"/2017-03-31/tags/(?P<arn>.+)", tags.tag_resource),
     ("DELETE", r"/2017-03-31/tags/(?P<arn>.+)", tags.untag_resource),
     ("GET", r"/2017-03-31/tags/(?P<arn>.+)", tags.list_tags),

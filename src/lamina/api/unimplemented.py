@@ -17,7 +17,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "List=ALL",
     ),
     ("POST", r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/?", "AddLayerVersionPermission", ""),
-    ("POST", r"/2015-03-31/functions/[^/]+/policy/?", "AddPermission", ""),
     (
         "POST",
         r"/2025-12-01/durable-executions/[^/]+/checkpoint/?",
@@ -69,7 +68,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("GET", r"/2021-10-31/functions/[^/]+/url/?", "GetFunctionUrlConfig", ""),
     ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "GetLayerVersion", ""),
     ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/?", "GetLayerVersionPolicy", ""),
-    ("GET", r"/2015-03-31/functions/[^/]+/policy/?", "GetPolicy", ""),
     (
         "GET",
         r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
@@ -148,7 +146,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "RemoveLayerVersionPermission",
         "",
     ),
-    ("DELETE", r"/2015-03-31/functions/[^/]+/policy/[^/]+/?", "RemovePermission", ""),
     ("POST", r"/2025-12-01/durable-executions/[^/]+/resume/?", "ResumeDurableExecution", ""),
     (
         "POST",

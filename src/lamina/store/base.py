@@ -65,6 +65,12 @@ class Store(Protocol):
     async def delete_alias(self, name: str, alias: str) -> bool:
         """Remove an alias; False if there was none."""
 
+    async def get_policy(self, name: str, qualifier: str) -> list[dict[str, Any]]:
+        """The statements of a function's (qualifier '') or a qualifier's policy; [] if none."""
+
+    async def put_policy(self, name: str, qualifier: str, statements: list[dict[str, Any]]) -> None:
+        """Replace the statements; an empty list removes the policy."""
+
     async def account_usage(self) -> tuple[int, int]:
         """(number of functions, total code size in bytes)."""
 

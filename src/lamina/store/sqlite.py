@@ -95,7 +95,7 @@ class SqliteStore:
         row = self._db.execute(
             "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
         ).fetchone()
-        for table in ("event_invoke_configs", "function_versions", "aliases"):
+        for table in ("event_invoke_configs", "function_versions", "aliases", "policies"):
             self._db.execute(f"DELETE FROM {table} WHERE function_name = ?", (name,))
         self._functions.pop(name, None)
         prefix = f"{name}:"
@@ -203,6 +203,26 @@ class SqliteStore:
         )
         self._aliases.pop(f"{name}:{alias}", None)
         return cursor.rowcount > 0
+
+    async def get_policy(self, name: str, qualifier: str) -> list[dict[str, Any]]:
+        row = self._db.execute(
+            "SELECT statements FROM policies WHERE function_name = ? AND qualifier = ?",
+            (name, qualifier),
+        ).fetchone()
+        return list(json.loads(row[0])) if row else []
+
+    async def put_policy(self, name: str, qualifier: str, statements: list[dict[str, Any]]) -> None:
+        if not statements:
+            self._db.execute(
+                "DELETE FROM policies WHERE function_name = ? AND qualifier = ?", (name, qualifier)
+            )
+            return
+        self._db.execute(
+            "INSERT INTO policies (function_name, qualifier, statements) VALUES (?, ?, ?)"
+            " ON CONFLICT (function_name, qualifier)"
+            " DO UPDATE SET statements = excluded.statements",
+            (name, qualifier, json.dumps(statements)),
+        )
 
     async def account_usage(self) -> tuple[int, int]:
         count, total = self._db.execute(
