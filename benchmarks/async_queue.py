@@ -24,12 +24,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks import measures
+from benchmarks import measures, rawhttp
 from benchmarks.sandbox_cost import write_block
 from benchmarks.servers import lamina_server
 from benchmarks.stats import Summary
 
 BEGIN, END = "<!-- async-queue -->", "<!-- /async-queue -->"
+PATH = "/2015-03-31/functions/async-bench/invocations"
 SOURCE = "def handler(event, context):\n    print('ran', context.aws_request_id)\n"
 
 
@@ -53,10 +54,7 @@ def _send(port: int, until: float, accepted: list[tuple[str, float]], errors: li
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.perf_counter() < until:
         sent = time.time()
-        connection.request(
-            "POST", "/2015-03-31/functions/async-bench/invocations", body=b"{}",
-            headers={"X-Amz-Invocation-Type": "Event"},
-        )  # fmt: skip
+        connection.request("POST", PATH, body=b"{}", headers=_event_headers(port))
         response = connection.getresponse()
         response.read()
         if response.status == 202:
@@ -64,6 +62,12 @@ def _send(port: int, until: float, accepted: list[tuple[str, float]], errors: li
         else:
             errors.append(response.status)
     connection.close()
+
+
+def _event_headers(port: int) -> dict[str, str]:
+    """Signed headers of an Event invocation (valid for the five minutes a measure takes)."""
+    headers = {"X-Amz-Invocation-Type": "Event", "Content-Type": "application/json"}
+    return {**headers, **rawhttp.sign("POST", f"127.0.0.1:{port}", PATH, b"{}", headers)}
 
 
 def accepts_per_second(port: int, clients: int, seconds: float) -> tuple[float, int]:
@@ -86,10 +90,7 @@ def latency(endpoint: str, port: int, count: int) -> Summary:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for _ in range(count):
         before = time.time()
-        connection.request(
-            "POST", "/2015-03-31/functions/async-bench/invocations", body=b"{}",
-            headers={"X-Amz-Invocation-Type": "Event"},
-        )  # fmt: skip
+        connection.request("POST", PATH, body=b"{}", headers=_event_headers(port))
         response = connection.getresponse()
         response.read()
         sent[response.headers["x-amzn-RequestId"]] = before

@@ -179,8 +179,8 @@ def lambda_client(endpoint: str) -> Any:
         "lambda",
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 1}, read_timeout=120),
     )
 

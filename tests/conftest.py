@@ -27,7 +27,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -117,6 +120,21 @@ def lamina_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     yield server
     if server.process is not None:
         server.stop()
+
+
+def signed_headers(
+    endpoint: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    service: str = "lambda",
+    key: tuple[str, str] = ("test", "test"),
+) -> dict[str, str]:
+    """Headers that sign a raw HTTP request to lamina with SigV4, as an SDK would."""
+    request = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers or {})
+    SigV4Auth(Credentials(*key), service, "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 def client_for(endpoint: str, service: str = "lambda", **config: Any) -> Any:

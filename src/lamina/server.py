@@ -19,6 +19,7 @@ import uvicorn
 
 from lamina.api import LaminaApp, Services
 from lamina.api.code_urls import CodeUrlSigner
+from lamina.api.sigv4 import Credential
 from lamina.artifacts import CodeStore
 from lamina.control import (
     AliasControl,
@@ -101,6 +102,7 @@ class LaminaServer:
             self.store, self.code, self.invoker, self.runtimes, settings.region, settings.account_id
         )
         self.permissions = PermissionControl(self.registry, self.store)
+        credentials = _credentials(settings)
         services = Services(
             registry=self.registry,
             concurrency=ConcurrencyControl(self.registry, self.admission),
@@ -109,6 +111,7 @@ class LaminaServer:
             aliases=AliasControl(self.registry, self.store),
             tags=TagControl(self.registry),
             permissions=self.permissions,
+            credentials=credentials,
             invoker=self.invoker,
             logs=self.logs,
             signer=CodeUrlSigner(_secret_key(data / "secret.key")),
@@ -160,6 +163,24 @@ class GracefulServer(uvicorn.Server):
             self.force_exit = True
         else:
             self.should_exit = True
+
+
+def _credentials(settings: Settings) -> dict[str, Credential] | None:
+    """The access keys requests must be signed with, or None when checks are off."""
+    if settings.auth == "none":
+        log.warning(
+            "auth 'none': requests are not authenticated; anyone who can reach %s can deploy "
+            "and run code",
+            settings.endpoint,
+        )
+        return None
+    entries = settings.credentials or ("test:test",)
+    credentials = {}
+    for entry in entries:
+        key, secret, *account = entry.split(":")
+        owner = account[0] if account else settings.account_id
+        credentials[key] = Credential(key, secret, owner, f"arn:aws:iam::{owner}:root")
+    return credentials
 
 
 def _backend(settings: Settings) -> SandboxBackend:

@@ -23,12 +23,16 @@ ENV_NETWORK = "LAMINA_NETWORK"
 ENV_CONCURRENCY_LIMIT = "LAMINA_CONCURRENCY_LIMIT"
 ENV_SQS_ENDPOINT = "LAMINA_SQS_ENDPOINT"
 ENV_ASYNC_DELAY_SCALE = "LAMINA_ASYNC_DELAY_SCALE"
+ENV_AUTH = "LAMINA_AUTH"
+ENV_CREDENTIALS = "LAMINA_CREDENTIALS"
+"""``KEY:SECRET[:ACCOUNT],…``: the access keys lamina accepts (default ``test:test``)."""
 ENV_ENDPOINT = "LAMINA_ENDPOINT"
 ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
 SANDBOX_BACKENDS = ("namespace", "process")
+AUTH_MODES = ("sigv4", "none")
 NETWORK_MODES = ("none", "host")
 """``none``: each environment has only its own loopback; ``host``: environments share the
 host's network (local development, chosen explicitly). Egress through NAT is to come."""
@@ -48,21 +52,33 @@ class Settings:
     """Where SQS destinations and dead-letter queues are reached (AWS's or a compatible server)."""
     async_delay_scale: float = 1.0
     """Multiplies every retry delay and maximum event age of asynchronous invocations."""
+    auth: str = "sigv4"
+    credentials: tuple[str, ...] = ()
+    """``KEY:SECRET[:ACCOUNT]`` entries; empty means ``test:test`` in the server's account."""
     idle_timeout_s: float = 600.0
     log_level: str = "info"
     runtime_overrides: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.sandbox not in SANDBOX_BACKENDS:
-            raise ValueError(
-                f"unknown sandbox backend {self.sandbox!r}; choose from {SANDBOX_BACKENDS}"
-            )
+        self._check_choices()
+        self._check_numbers()
+        for entry in self.credentials:
+            _check_credential(entry)
+
+    def _check_choices(self) -> None:
+        for value, choices, what in (
+            (self.sandbox, SANDBOX_BACKENDS, "sandbox backend"),
+            (self.network, NETWORK_MODES, "network mode"),
+            (self.auth, AUTH_MODES, "auth mode"),
+        ):
+            if value not in choices:
+                raise ValueError(f"unknown {what} {value!r}; choose from {choices}")
+
+    def _check_numbers(self) -> None:
         if not (0 < self.port < 65536):
             raise ValueError(f"port {self.port} is out of range")
         if len(self.account_id) != 12 or not self.account_id.isdigit():
             raise ValueError(f"account id {self.account_id!r} must be 12 digits")
-        if self.network not in NETWORK_MODES:
-            raise ValueError(f"unknown network mode {self.network!r}; choose from {NETWORK_MODES}")
         if self.async_delay_scale <= 0:
             raise ValueError("the asynchronous delay scale must be positive")
         if self.concurrency_limit < 1:
@@ -82,6 +98,8 @@ class Settings:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
+        if isinstance(values.get("credentials"), str):
+            values["credentials"] = tuple(e for e in values["credentials"].split(",") if e)
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"]).expanduser()
         return replace(cls(), **values)
@@ -89,6 +107,14 @@ class Settings:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+def _check_credential(entry: str) -> None:
+    parts = entry.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ValueError(f"credentials entry {entry!r} is not KEY:SECRET[:ACCOUNT]")
+    if len(parts) == 3 and (len(parts[2]) != 12 or not parts[2].isdigit()):
+        raise ValueError(f"credentials entry {entry!r}: the account must be 12 digits")
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -105,11 +131,14 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_CONCURRENCY_LIMIT: ("concurrency_limit", int),
         ENV_SQS_ENDPOINT: ("sqs_endpoint", str),
         ENV_ASYNC_DELAY_SCALE: ("async_delay_scale", float),
+        ENV_AUTH: ("auth", str),
     }
     values: dict[str, Any] = {}
     for var, (name, kind) in simple.items():
         if environ.get(var):
             values[name] = kind(environ[var])
+    if environ.get(ENV_CREDENTIALS):
+        values["credentials"] = tuple(e.strip() for e in environ[ENV_CREDENTIALS].split(",") if e)
     overrides = {
         key[len(ENV_RUNTIME_PREFIX) :].lower().replace("_", "."): path
         for key, path in environ.items()

@@ -9,6 +9,8 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import signed_headers
+
 
 def test_an_operation_lamina_lacks_is_named_in_a_not_implemented_error(lambda_client):
     with pytest.raises(ClientError) as raised:
@@ -19,7 +21,11 @@ def test_an_operation_lamina_lacks_is_named_in_a_not_implemented_error(lambda_cl
 
 
 def test_a_path_outside_the_api_is_an_unknown_operation(lamina_server):
-    request = urllib.request.Request(f"{lamina_server.endpoint}/2015-03-31/nothing-here")
+    path = "/2015-03-31/nothing-here"
+    request = urllib.request.Request(
+        lamina_server.endpoint + path,
+        headers=signed_headers(lamina_server.endpoint, "GET", path),
+    )
 
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=5)

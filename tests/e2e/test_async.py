@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, RunningServer, client_for, free_port, handler_zip, wait_active
+from tests.conftest import (
+    ROLE,
+    RunningServer,
+    client_for,
+    free_port,
+    handler_zip,
+    signed_headers,
+    wait_active,
+)
 
 MOTO_ACCOUNT = "123456789012"
 FAILS = "def handler(event, context):\n    raise ValueError('always ' + event['tag'])\n"
@@ -351,5 +359,9 @@ def test_a_failed_delivery_is_counted(server, client):
 
 
 def stats(server: RunningServer) -> dict[str, int]:
-    with urllib.request.urlopen(f"{server.endpoint}/_lamina/stats", timeout=5) as response:
+    request = urllib.request.Request(
+        f"{server.endpoint}/_lamina/stats",
+        headers=signed_headers(server.endpoint, "GET", "/_lamina/stats"),
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
         return dict(json.loads(response.read()))

@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, RunningServer, client_for, handler_zip, wait_active
+from tests.conftest import (
+    ROLE,
+    RunningServer,
+    client_for,
+    handler_zip,
+    signed_headers,
+    wait_active,
+)
 
 SINK = """
 import time
@@ -33,10 +40,11 @@ def send_events(server: RunningServer, accepted: list[str], stop: threading.Even
         for _ in range(EVENTS_PER_SENDER):
             if stop.is_set():
                 return
-            connection.request(
-                "POST", "/2015-03-31/functions/sink/invocations", body=b"{}",
-                headers={"X-Amz-Invocation-Type": "Event"},
-            )  # fmt: skip
+            path = "/2015-03-31/functions/sink/invocations"
+            headers = signed_headers(
+                server.endpoint, "POST", path, b"{}", {"X-Amz-Invocation-Type": "Event"}
+            )
+            connection.request("POST", path, body=b"{}", headers=headers)
             response = connection.getresponse()
             response.read()
             if response.status == 202:

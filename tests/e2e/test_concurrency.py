@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, MakeFunction, client_for, handler_zip, wait_active
+from tests.conftest import (
+    ROLE,
+    MakeFunction,
+    client_for,
+    handler_zip,
+    signed_headers,
+    wait_active,
+)
 
 HOLD = """
 import time
@@ -99,8 +106,11 @@ def test_zero_reserved_concurrency_throttles_every_sync_invocation(
 ):
     name = make_function(HOLD)
     lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    path = f"/2015-03-31/functions/{name}/invocations"
     request = urllib.request.Request(
-        f"{lamina_server.endpoint}/2015-03-31/functions/{name}/invocations", data=b"{}"
+        lamina_server.endpoint + path,
+        data=b"{}",
+        headers=signed_headers(lamina_server.endpoint, "POST", path, b"{}"),
     )
 
     with pytest.raises(urllib.error.HTTPError) as raised:

@@ -34,6 +34,7 @@ from tests.conftest import (
     ROLE,
     RunningServer,
     handler_zip,
+    signed_headers,
     unique_name,
     wait_active,
     zip_files,
@@ -203,6 +204,7 @@ def http_call(
     try:
         data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers = signed_headers(server.endpoint, method, path, data or b"", headers)
         connection.request(method, path, body=data, headers=headers)
         response = connection.getresponse()
         return HttpAnswer(

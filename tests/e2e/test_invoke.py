@@ -25,6 +25,7 @@ from tests.conftest import (
     client_for,
     invoke,
     request_id,
+    signed_headers,
     tail,
     zip_files,
 )
@@ -42,9 +43,9 @@ def raw_invoke(
     """POST to the Invoke route without boto3: status, lower-cased headers, body."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
-        connection.request(
-            "POST", f"/2015-03-31/functions/{name}/invocations", body=body, headers=headers or {}
-        )
+        path = f"/2015-03-31/functions/{name}/invocations"
+        signed = signed_headers(server.endpoint, "POST", path, body, headers)
+        connection.request("POST", path, body=body, headers=signed)
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

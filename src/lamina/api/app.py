@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from lamina.api import (
     invocations,
     logs,
     permissions,
+    sigv4,
     tags,
     unimplemented,
     versions,
@@ -26,6 +27,7 @@ from lamina.api import (
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
 from lamina.api.errors import json_rpc_error, rest_error
 from lamina.api.http import Receive, Request, Response, Scope, Send, json_response
+from lamina.api.sigv4 import Credential
 from lamina.control import (
     AliasControl,
     ConcurrencyControl,
@@ -36,6 +38,7 @@ from lamina.control import (
     VersionControl,
 )
 from lamina.errors import (
+    AccessDeniedException,
     LaminaError,
     NotImplementedException,
     ServiceException,
@@ -60,6 +63,8 @@ class Services:
     aliases: AliasControl
     tags: TagControl
     permissions: PermissionControl
+    credentials: Mapping[str, Credential] | None
+    """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
     logs: LogStore
     signer: CodeUrlSigner
@@ -67,6 +72,10 @@ class Services:
     account: str
 
 
+_OWN_PREFIX = "/_lamina/"
+MAX_SIGNED_BODY_BYTES = 70_167_211
+"""The largest request of the API (CreateFunction); routes check their own limit after."""
+_INVOCATION = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?")
 _NAME = r"(?P<name>[^/]+)"
 _ALIAS = r"(?P<alias>[^/]+)"
 _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
@@ -174,14 +183,40 @@ class LaminaApp:
         await response.send(send, request.request_id)
 
     async def _dispatch(self, request: Request, is_logs_api: bool) -> Response:
+        if request.path.startswith(_OWN_PREFIX):
+            return await self._own_route(request)
+        await self._authenticate(request, "logs" if is_logs_api else "lambda")
         if is_logs_api and request.method == "POST":
             return await logs.handle(self.services, request)
+        handler, params = self.router.match(request.method, request.path)
+        return await handler(self.services, request, **params)
+
+    async def _own_route(self, request: Request) -> Response:
+        """lamina's own routes: no SigV4 (code links carry their own signature)."""
         if request.path == "/_lamina/health":
             return json_response({"status": "ok"})
         if request.path == "/_lamina/stats":
+            await self._authenticate(request, "lambda")
             return json_response(self.services.invoker.stats())
         handler, params = self.router.match(request.method, request.path)
         return await handler(self.services, request, **params)
+
+    async def _authenticate(self, request: Request, service: str) -> None:
+        """Verify the request's SigV4 signature; the caller becomes ``request.caller``."""
+        credentials = self.services.credentials
+        if credentials is None:
+            return
+        await request.body(
+            MAX_SIGNED_BODY_BYTES, functions.too_large_for(request.method, request.path)
+        )
+        request.caller = sigv4.verify(
+            request.signed(), credentials, self.services.region, (service,)
+        )
+        if request.caller.account != self.services.account and not _invocation(request):
+            raise AccessDeniedException(
+                f"User: {request.caller.principal} is not authorized to perform this operation "
+                f"on resources of account {self.services.account}."
+            )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -200,3 +235,8 @@ class LaminaApp:
                     await self._on_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _invocation(request: Request) -> bool:
+    """Invocations may come from other accounts; their authorisation is the policy's."""
+    return request.method == "POST" and bool(_INVOCATION.fullmatch(request.path))

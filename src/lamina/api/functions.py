@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lamina.api import shapes
@@ -16,6 +17,15 @@ if TYPE_CHECKING:
 MAX_CREATE_REQUEST_BYTES = 70_167_211
 MAX_UPDATE_CODE_REQUEST_BYTES = 70_167_211
 MAX_CONFIG_REQUEST_BYTES = 1 << 20
+
+
+def too_large_for(method: str, path: str) -> Callable[[int], Exception] | None:
+    """The 413 AWS sends when a request to this route is over the largest size of all."""
+    if method == "POST" and path.rstrip("/") == "/2015-03-31/functions":
+        return _create_too_large
+    if method == "PUT" and path.endswith("/code"):
+        return _code_too_large
+    return None
 
 
 def _create_too_large(size: int) -> Exception:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from lamina.api.sigv4 import Credential, SignedRequest
 from lamina.errors import InvalidRequestContentException, RequestEntityTooLargeException
 
 Scope = dict[str, Any]
@@ -26,6 +27,9 @@ class Request:
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
         }
         self._query: dict[str, list[str]] | None = None
+        self._body: bytes | None = None
+        self.caller: Credential | None = None
+        """Who signed the request (None when authentication is off)."""
 
     def query(self, name: str) -> str | None:
         values = self.query_all(name)
@@ -43,7 +47,14 @@ class Request:
         return self.headers.get("host", "127.0.0.1")
 
     async def body(self, limit: int, too_large: Callable[[int], Exception] | None = None) -> bytes:
-        """The whole body; RequestEntityTooLargeException (or ``too_large``) past ``limit``."""
+        """The whole body; RequestEntityTooLargeException (or ``too_large``) past ``limit``.
+
+        Read once; later calls check their own limit against what was read.
+        """
+        if self._body is not None:
+            if len(self._body) > limit:
+                raise (too_large or _too_large)(len(self._body))
+            return self._body
         declared = self.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise (too_large or _too_large)(int(declared))
@@ -57,7 +68,20 @@ class Request:
                 raise (too_large or _too_large)(len(chunks))
             if not message.get("more_body"):
                 break
-        return bytes(chunks)
+        self._body = bytes(chunks)
+        return self._body
+
+    def signed(self) -> SignedRequest:
+        """What SigV4 covers, once the body has been read."""
+        return SignedRequest(
+            method=self.method,
+            raw_path=self.scope.get("raw_path", self.path.encode()).decode("latin-1"),
+            query_string=self.scope.get("query_string", b"").decode("latin-1"),
+            headers=[
+                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in self.scope["headers"]
+            ],
+            body=self._body or b"",
+        )
 
     async def json(
         self, limit: int, too_large: Callable[[int], Exception] | None = None

@@ -7,9 +7,11 @@ import binascii
 import json
 from typing import TYPE_CHECKING
 
+from lamina import arns
 from lamina.api.http import Request, Response, empty_response
 from lamina.arns import validation_message
 from lamina.errors import (
+    AccessDeniedException,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
     ValidationException,
@@ -35,6 +37,7 @@ def _sync_too_large(size: int) -> Exception:
 async def invoke(services: Services, request: Request, name: str) -> Response:
     invocation_type = _invocation_type(request.headers.get("x-amz-invocation-type"))
     function_name, qualifier = services.registry.reference(name, request.query("Qualifier"))
+    await _authorise(services, request, function_name, qualifier)
     payload = await request.body(MAX_SYNC_PAYLOAD_BYTES, _sync_too_large)
     if invocation_type is InvocationType.EVENT and len(payload) > MAX_EVENT_PAYLOAD_BYTES:
         raise RequestEntityTooLargeException(
@@ -118,3 +121,19 @@ def _client_context(value: str | None) -> str | None:
             "Client context must be a valid Base64-encoded JSON object."
         )
     return text
+
+
+async def _authorise(
+    services: Services, request: Request, function_name: str, qualifier: str | None
+) -> None:
+    """A caller of another account needs a policy statement granting it the invocation."""
+    caller = request.caller
+    if caller is None or caller.account == services.account:
+        return
+    action = "lambda:InvokeFunction"
+    if not await services.permissions.grants(function_name, qualifier, caller.principal, action):
+        arn = arns.function_arn(services.region, services.account, function_name, qualifier)
+        raise AccessDeniedException(
+            f"User: {caller.principal} is not authorized to perform: {action} on resource: "
+            f"{arn} because no resource-based policy allows the {action} action"
+        )

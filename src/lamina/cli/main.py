@@ -8,7 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from lamina import __version__
-from lamina.settings import DEFAULT_ENDPOINT, ENV_ENDPOINT, NETWORK_MODES, SANDBOX_BACKENDS
+from lamina.settings import (
+    AUTH_MODES,
+    DEFAULT_ENDPOINT,
+    ENV_ENDPOINT,
+    NETWORK_MODES,
+    SANDBOX_BACKENDS,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="async_delay_scale",
         type=float,
         help="multiply async retry delays and event ages (default 1; smaller for tests)",
+    )
+    serve.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        help="sigv4 (default: verify every request's signature) or none (no checks)",
+    )
+    serve.add_argument(
+        "--credentials", help="access keys accepted, KEY:SECRET[:ACCOUNT],… (default test:test)"
     )
     serve.add_argument(
         "--idle-timeout",

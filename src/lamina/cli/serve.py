@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
             "concurrency_limit",
             "sqs_endpoint",
             "async_delay_scale",
+            "auth",
+            "credentials",
             "idle_timeout_s",
             "log_level",
         )
