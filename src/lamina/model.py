@@ -36,6 +36,43 @@ class InvocationType(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class LayerRef:
+    """A function's reference to one layer version, with what it needs even after the layer
+    version is deleted (AWS keeps such functions working)."""
+
+    arn: str
+    code_sha256: str
+    code_size: int
+    unzipped_size: int
+
+
+@dataclass(frozen=True)
+class LayerVersion:
+    """One published, immutable version of a layer."""
+
+    layer_name: str
+    version: int
+    code_sha256: str
+    code_size: int
+    unzipped_size: int
+    created_ms: int
+    description: str = ""
+    compatible_runtimes: tuple[str, ...] = ()
+    compatible_architectures: tuple[str, ...] = ()
+    license_info: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> LayerVersion:
+        values = dict(record)
+        values["compatible_runtimes"] = tuple(values.get("compatible_runtimes", ()))
+        values["compatible_architectures"] = tuple(values.get("compatible_architectures", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """One function's configuration as stored; the source of every API view of it."""
 
@@ -67,6 +104,8 @@ class FunctionConfig:
     """The highest version number ever published ($LATEST only); numbers are never reused."""
     source_fingerprint: str | None = None
     """On a published version: ``publish_fingerprint`` of the $LATEST it was published from."""
+    layers: tuple[LayerRef, ...] = ()
+    """The layer versions merged under /opt, in order (later ones win)."""
     version: str = LATEST
     state: State = State.PENDING
     state_reason: str | None = "The function is being created."
@@ -98,6 +137,7 @@ class FunctionConfig:
             self.log_group_name,
             self.log_format,
             self.version,
+            *(layer.code_sha256 for layer in self.layers),
         ]
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
@@ -123,6 +163,7 @@ class FunctionConfig:
     def from_record(cls, record: dict[str, Any]) -> FunctionConfig:
         values = dict(record)
         values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
+        values["layers"] = tuple(LayerRef(**layer) for layer in values.get("layers", ()))
         values["state"] = State(values["state"])
         if values.get("last_update_status") is not None:
             values["last_update_status"] = UpdateStatus(values["last_update_status"])

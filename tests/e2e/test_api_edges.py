@@ -14,10 +14,10 @@ from tests.conftest import signed_headers
 
 def test_an_operation_lamina_lacks_is_named_in_a_not_implemented_error(lambda_client):
     with pytest.raises(ClientError) as raised:
-        lambda_client.list_layers()
+        lambda_client.list_event_source_mappings()
 
     assert raised.value.response["Error"]["Code"] == "NotImplementedException"
-    assert "ListLayers" in raised.value.response["Error"]["Message"]
+    assert "ListEventSourceMappings" in raised.value.response["Error"]["Message"]
 
 
 def test_a_path_outside_the_api_is_an_unknown_operation(lamina_server):

@@ -134,7 +134,8 @@ def test_tmp_fills_up_at_its_ephemeral_storage_size(
 def test_daemons_die_with_their_environment(lambda_client, hostile):
     name = hostile()
     marker = f"300.{time.time_ns()}"
-    attempt(lambda_client, name, "daemon", marker=marker)
+    _, outcome = attempt(lambda_client, name, "daemon", marker=marker)
+    assert outcome == "daemon started", outcome
     assert processes_with(marker)
 
     lambda_client.delete_function(FunctionName=name)

@@ -125,3 +125,38 @@ def test_remove_also_deletes_bytecode_compiled_from_the_tree(tmp_path: Path):
     store.remove(sha)
 
     assert not (tmp_path / "pycache" / sha).exists()
+
+
+def test_merge_lays_layers_over_each_other_in_order(tmp_path: Path):
+    store = CodeStore(tmp_path)
+    first = store.put(
+        make_zip({"shared.txt": b"first", "only_first.txt": b"1", "clash": b"a file", "d/x": b"x"})
+    )
+    second = store.put(make_zip({"shared.txt": b"second", "clash/inner.txt": b"now a folder"}))
+    third = store.put(make_zip({"d": b"a file replacing a folder"}))
+
+    merged = store.merge([first.sha256_hex, second.sha256_hex, third.sha256_hex])
+
+    assert (merged / "shared.txt").read_text() == "second"
+    assert (merged / "only_first.txt").read_text() == "1"
+    assert (merged / "clash" / "inner.txt").read_text() == "now a folder"
+    assert (merged / "d").read_text() == "a file replacing a folder"
+    assert stat.S_IMODE(merged.stat().st_mode) == 0o555
+
+
+def test_merged_layers_outlive_the_removal_of_a_layer(tmp_path: Path):
+    store = CodeStore(tmp_path)
+    layer = store.put(make_zip({"kept.txt": b"kept"}))
+    merged = store.merge([layer.sha256_hex])
+
+    store.remove(layer.sha256_hex)
+
+    assert (merged / "kept.txt").read_text() == "kept"
+    assert store.merge([layer.sha256_hex]) == merged
+
+
+def test_unzipped_size_is_read_from_the_stored_zip(tmp_path: Path):
+    store = CodeStore(tmp_path)
+    artifact = store.put(make_zip({"a.txt": b"12345", "b/c.txt": b"678"}))
+
+    assert store.unzipped_size(artifact.sha256_hex) == 8 == artifact.unzipped_size

@@ -17,6 +17,7 @@ from typing import Any
 from lamina.api import (
     functions,
     invocations,
+    layers,
     logs,
     permissions,
     sigv4,
@@ -33,6 +34,7 @@ from lamina.control import (
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    LayerControl,
     PermissionControl,
     TagControl,
     VersionControl,
@@ -63,6 +65,7 @@ class Services:
     aliases: AliasControl
     tags: TagControl
     permissions: PermissionControl
+    layers: LayerControl
     credentials: Mapping[str, Credential] | None
     """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
@@ -79,6 +82,8 @@ _INVOCATION = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?")
 _NAME = r"(?P<name>[^/]+)"
 _ALIAS = r"(?P<alias>[^/]+)"
 _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
+_LAYER = r"/2018-10-31/layers/(?P<layer>[^/]+)/versions"
+_LAYER_VERSION = rf"{_LAYER}/(?P<number>[^/]+)"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
@@ -125,6 +130,18 @@ _ROUTES: list[tuple[str, str, Handler]] = [
         "DELETE",
         rf"/2017-10-31/functions/{_NAME}/concurrency/?",
         functions.delete_function_concurrency,
+    ),
+    ("GET", r"/2018-10-31/layers/?", layers.list_or_find_layers),
+    ("POST", rf"{_LAYER}/?", layers.publish_layer_version),
+    ("GET", rf"{_LAYER}/?", layers.list_layer_versions),
+    ("GET", rf"{_LAYER_VERSION}/?", layers.get_layer_version),
+    ("DELETE", rf"{_LAYER_VERSION}/?", layers.delete_layer_version),
+    ("POST", rf"{_LAYER_VERSION}/policy/?", layers.add_layer_version_permission),
+    ("GET", rf"{_LAYER_VERSION}/policy/?", layers.get_layer_version_policy),
+    (
+        "DELETE",
+        rf"{_LAYER_VERSION}/policy/(?P<sid>[^/]+)",
+        layers.remove_layer_version_permission,
     ),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]

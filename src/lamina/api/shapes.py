@@ -43,6 +43,8 @@ def function_configuration(
     }
     if c.environment is not None:
         doc["Environment"] = {"Variables": dict(c.environment)}
+    if c.layers:
+        doc["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in c.layers]
     if c.dead_letter_target_arn:
         doc["DeadLetterConfig"] = {"TargetArn": c.dead_letter_target_arn}
     if c.kms_key_arn:

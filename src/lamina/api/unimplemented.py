@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 
 _OPERATIONS: list[tuple[str, str, str, str]] = [
-    ("GET", r"/2018-10-31/layers/?", "GetLayerVersionByArn", "find=LayerVersion"),
     (
         "GET",
         r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
         "ListProvisionedConcurrencyConfigs",
         "List=ALL",
     ),
-    ("POST", r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/?", "AddLayerVersionPermission", ""),
     (
         "POST",
         r"/2025-12-01/durable-executions/[^/]+/checkpoint/?",
@@ -38,7 +36,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("DELETE", r"/2021-10-31/functions/[^/]+/url/?", "DeleteFunctionUrlConfig", ""),
-    ("DELETE", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "DeleteLayerVersion", ""),
     (
         "DELETE",
         r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
@@ -66,8 +63,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("GET", r"/2021-10-31/functions/[^/]+/url/?", "GetFunctionUrlConfig", ""),
-    ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "GetLayerVersion", ""),
-    ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/?", "GetLayerVersionPolicy", ""),
     (
         "GET",
         r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
@@ -110,10 +105,7 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "ListFunctionsByCodeSigningConfig",
         "",
     ),
-    ("GET", r"/2018-10-31/layers/[^/]+/versions/?", "ListLayerVersions", ""),
-    ("GET", r"/2018-10-31/layers/?", "ListLayers", ""),
     ("POST", r"/2025-12-01/durable-executions/[^/]+/pause/?", "PauseDurableExecution", ""),
-    ("POST", r"/2018-10-31/layers/[^/]+/versions/?", "PublishLayerVersion", ""),
     (
         "PUT",
         r"/2020-06-30/functions/[^/]+/code-signing-config/?",
@@ -138,12 +130,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "PUT",
         r"/2021-07-20/functions/[^/]+/runtime-management-config/?",
         "PutRuntimeManagementConfig",
-        "",
-    ),
-    (
-        "DELETE",
-        r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/[^/]+/?",
-        "RemoveLayerVersionPermission",
         "",
     ),
     ("POST", r"/2025-12-01/durable-executions/[^/]+/resume/?", "ResumeDurableExecution", ""),

@@ -1,5 +1,5 @@
 """Content-addressed storage of deployment packages."""
 
-from lamina.artifacts.store import CodeArtifact, CodeStore, InvalidZipError
+from lamina.artifacts.store import MAX_UNZIPPED_BYTES, CodeArtifact, CodeStore, InvalidZipError
 
-__all__ = ["CodeArtifact", "CodeStore", "InvalidZipError"]
+__all__ = ["MAX_UNZIPPED_BYTES", "CodeArtifact", "CodeStore", "InvalidZipError"]

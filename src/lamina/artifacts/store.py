@@ -4,6 +4,8 @@ Layout under the code folder::
 
     zips/<sha256 hex>.zip     the package exactly as uploaded (served back by GetFunction)
     tree/<sha256 hex>/        its unpacked files, read-only, shared by every environment
+    opt/<digest>/             layers merged in order (what a function sees as /opt): hard
+                              links into the layers' trees, built once per combination
 
 Unpacking refuses anything that could write outside the tree (absolute names, ``..``,
 symbolic links, device files) and counts the bytes it actually writes, so a zip that lies about
@@ -20,6 +22,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -54,7 +57,8 @@ class CodeStore:
         self.max_unzipped_bytes = max_unzipped_bytes
         self._zips = root / "zips"
         self._trees = root / "tree"
-        for folder in (self._zips, self._trees):
+        self._merged = root / "opt"
+        for folder in (self._zips, self._trees, self._merged):
             folder.mkdir(parents=True, exist_ok=True)
 
     def put(self, data: bytes) -> CodeArtifact:
@@ -82,6 +86,42 @@ class CodeStore:
 
     def zip_path(self, sha256_hex: str) -> Path:
         return self._zips / f"{sha256_hex}.zip"
+
+    def unzipped_size(self, sha256_hex: str) -> int:
+        """The package's unpacked size, read from the zip's directory (blocking)."""
+        with zipfile.ZipFile(self.zip_path(sha256_hex)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+
+    def merged_path(self, layer_shas: Sequence[str]) -> Path:
+        """Where the merge of these layers (in this order) is, once ``merge`` has built it."""
+        digest = hashlib.sha256("\n".join(layer_shas).encode()).hexdigest()
+        return self._merged / digest
+
+    def merge(self, layer_shas: Sequence[str]) -> Path:
+        """Build (once) the folder of these layers' files merged in order, later layers
+        replacing earlier ones' files, as Lambda extracts layers into /opt. Blocking."""
+        target = self.merged_path(layer_shas)
+        if target.exists():
+            return target
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=self._merged))
+        try:
+            for sha in layer_shas:
+                _link_tree(self.tree_path(sha), staging)
+            _seal(staging)
+            staging.rename(target)
+        except BaseException:
+            _make_writable(staging)
+            shutil.rmtree(staging, ignore_errors=True)
+            if not target.exists():  # else another caller built the same merge first
+                raise
+        return target
+
+    def clear_merged(self) -> None:
+        """Remove every merged layer folder (they are rebuilt on demand); call only while no
+        environment runs."""
+        for folder in self._merged.iterdir():
+            _make_writable(folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def stored(self) -> list[str]:
         """The hashes of every stored package."""
@@ -180,6 +220,25 @@ def _seal(tree: Path) -> None:
     """Make every folder read-only and traversable; files were sealed as they were written."""
     for folder, _dirs, _files in os.walk(tree, topdown=False):
         Path(folder).chmod(0o555)
+
+
+def _link_tree(source: Path, dest: Path) -> None:
+    """Hard-link every file of ``source`` into ``dest``, replacing what is in the way."""
+    for folder, dirs, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        for name in dirs:
+            target = dest / relative / name
+            if target.exists() and not target.is_dir():
+                target.unlink()
+            target.mkdir(exist_ok=True)
+        for name in files:
+            target = dest / relative / name
+            if target.is_dir():
+                _make_writable(target)
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+            os.link(Path(folder) / name, target)
 
 
 def _make_writable(tree: Path) -> None:

@@ -4,6 +4,7 @@ from lamina.control.aliases import AliasControl
 from lamina.control.async_config import EventInvokeConfigs
 from lamina.control.concurrency import ConcurrencyControl
 from lamina.control.functions import FunctionRegistry, FunctionView
+from lamina.control.layers import LayerControl
 from lamina.control.permissions import PermissionControl
 from lamina.control.tags import TagControl
 from lamina.control.versions import VersionControl
@@ -14,6 +15,7 @@ __all__ = [
     "EventInvokeConfigs",
     "FunctionRegistry",
     "FunctionView",
+    "LayerControl",
     "PermissionControl",
     "TagControl",
     "VersionControl",

@@ -12,14 +12,14 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lamina import arns
-from lamina.artifacts import CodeArtifact, CodeStore, InvalidZipError
-from lamina.control import members
+from lamina.artifacts import MAX_UNZIPPED_BYTES, CodeArtifact, CodeStore, InvalidZipError
+from lamina.control import layer_refs, members
 from lamina.control import validation as check
 from lamina.errors import (
     AccessDeniedException,
@@ -30,7 +30,7 @@ from lamina.errors import (
     ValidationException,
 )
 from lamina.invoke import Invoker
-from lamina.model import LATEST, FunctionConfig, State, UpdateStatus
+from lamina.model import LATEST, FunctionConfig, LayerRef, State, UpdateStatus
 from lamina.runtimes import RuntimeCatalog
 from lamina.store import DuplicateError, Store
 
@@ -67,7 +67,7 @@ class FunctionRegistry:
         self.region = region
         self.account = account
         self._settling: set[asyncio.Task[None]] = set()
-        self._code_lock = asyncio.Lock()
+        self.code_lock = asyncio.Lock()
         """Serialises storing packages with removing unused ones, so a package is never removed
         between being stored and being referred to."""
 
@@ -159,12 +159,18 @@ class FunctionRegistry:
             )
         members.refuse_unsupported(body)
         fields = self._settings(body, creating=True)
+        fields.update(await self._layers(body))
         tags = members.tags(body.get("Tags"))
         zip_bytes = members.zip_package(body.get("Code"))
         if await self.store.get_function(name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
-        async with self._code_lock:
-            artifact = await self._store_code(zip_bytes)
+        async with self.code_lock:
+            artifact = await self.store_code(zip_bytes)
+            try:
+                _check_total_size(artifact.unzipped_size, fields.get("layers", ()))
+            except InvalidParameterValueException:
+                await self._drop_unused(artifact.sha256_hex)
+                raise
             return await self._insert_new(name, artifact, fields, tags)
 
     async def _insert_new(
@@ -186,8 +192,7 @@ class FunctionRegistry:
         try:
             await self.store.insert_function(config)
         except DuplicateError as exc:
-            if not await self.store.code_in_use(artifact.sha256_hex):
-                await asyncio.to_thread(self.code.remove, artifact.sha256_hex)
+            await self._drop_unused(artifact.sha256_hex)
             raise ResourceConflictException(f"Function already exist: {name}") from exc
         self._settle_soon(name, config.revision_id)
         return FunctionView(config, self.arn(name), tags)
@@ -201,11 +206,17 @@ class FunctionRegistry:
         if "Architectures" in body:
             changes["architectures"] = check.check_architectures(body["Architectures"])
         if body.get("DryRun"):
-            checked = await self._store_code(zip_bytes, dry_run=True)
+            checked = await self.store_code(zip_bytes, dry_run=True)
+            _check_total_size(checked.unzipped_size, config.layers)
             changes.update(code_sha256=checked.sha256_hex, code_size=checked.size)
             return FunctionView(replace(config, **changes), self.arn(name), config_tags(config))
-        async with self._code_lock:
-            artifact = await self._store_code(zip_bytes)
+        async with self.code_lock:
+            artifact = await self.store_code(zip_bytes)
+            try:
+                _check_total_size(artifact.unzipped_size, config.layers)
+            except InvalidParameterValueException:
+                await self._drop_unused(artifact.sha256_hex)
+                raise
             changes.update(code_sha256=artifact.sha256_hex, code_size=artifact.size)
             return await self._apply_update(config, changes)
 
@@ -214,6 +225,10 @@ class FunctionRegistry:
         config = await self._updatable(name, body.get("RevisionId"))
         members.refuse_unsupported(body)
         changes = self._settings(body, creating=False)
+        changes.update(await self._layers(body))
+        if changes.get("layers"):
+            code_size = await asyncio.to_thread(self.code.unzipped_size, config.code_sha256)
+            _check_total_size(code_size, changes["layers"])
         return await self._apply_update(config, changes)
 
     async def delete(self, name_param: str, qualifier: str | None) -> None:
@@ -270,6 +285,7 @@ class FunctionRegistry:
                 ):
                     await self._settle(config.name, config.revision_id)
             after = batch[-1].name
+        await asyncio.to_thread(self.code.clear_merged)
         for sha in self.code.stored():
             if not await self.store.code_in_use(sha):
                 await asyncio.to_thread(self.code.remove, sha)
@@ -401,7 +417,17 @@ class FunctionRegistry:
             fields["kms_key_arn"] = check.check_kms_key_arn(body["KMSKeyArn"])
         return fields
 
-    async def _store_code(self, zip_bytes: bytes, *, dry_run: bool = False) -> CodeArtifact:
+    async def _layers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``layers`` field from a request's ``Layers`` member, when it has one."""
+        if body.get("Layers") is None:
+            return {}
+        return {
+            "layers": await layer_refs.resolve(
+                self.store, self.region, self.account, body["Layers"]
+            )
+        }
+
+    async def store_code(self, zip_bytes: bytes, *, dry_run: bool = False) -> CodeArtifact:
         try:
             return await asyncio.to_thread(self.code.check if dry_run else self.code.put, zip_bytes)
         except InvalidZipError as exc:
@@ -458,10 +484,21 @@ class FunctionRegistry:
             if previous_code is not None and previous_code != settled.code_sha256:
                 await self._collect_code(previous_code, name)
 
+    async def _drop_unused(self, sha256_hex: str) -> None:
+        """Remove a package just stored for a request that then failed (caller holds the lock)."""
+        if not await self.store.code_in_use(sha256_hex):
+            await asyncio.to_thread(self.code.remove, sha256_hex)
+
+    async def collect_package(self, sha256_hex: str) -> None:
+        """Remove a layer's package once nothing refers to it. Running environments are not
+        affected: they see layers through merged folders of hard links."""
+        async with self.code_lock:
+            await self._drop_unused(sha256_hex)
+
     async def _collect_code(self, sha256_hex: str, function_name: str) -> None:
         """Remove a package no function refers to any more, unless an environment may still
         be running from it (then the next start removes it)."""
-        async with self._code_lock:
+        async with self.code_lock:
             if await self.store.code_in_use(sha256_hex):
                 return
             if self.invoker.has_environments(function_name):
@@ -471,6 +508,16 @@ class FunctionRegistry:
 
 def config_tags(config: FunctionConfig) -> Mapping[str, str] | None:
     return config.tags or None
+
+
+def _check_total_size(code_unzipped: int, layers: Sequence[LayerRef]) -> None:
+    """AWS's limit on the function's code and its layers, unzipped, together."""
+    total = code_unzipped + sum(layer.unzipped_size for layer in layers)
+    if layers and total > MAX_UNZIPPED_BYTES:
+        raise InvalidParameterValueException(
+            "Function code combined with layers exceeds the maximum allowed size of "
+            f"{MAX_UNZIPPED_BYTES} bytes. The actual size is {total} bytes."
+        )
 
 
 def _now_ms() -> int:

@@ -59,7 +59,6 @@ def zip_package(code: object) -> bytes:
 
 
 _UNSUPPORTED = {
-    "Layers": "layers",
     "FileSystemConfigs": "file systems",
     "ImageConfig": "container images",
     "CodeSigningConfigArn": "code signing",

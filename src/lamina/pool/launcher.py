@@ -6,9 +6,10 @@ the environment variables AWS sets, the user's variables) and waits for the runt
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from lamina.telemetry import LogStore, lines
 INIT_TIMEOUT_S = 10.0
 """AWS gives the init phase ten seconds; lamina allows the function's timeout if that is longer."""
 
-_BASE_PATH = "/usr/local/bin:/usr/bin:/bin:/opt/bin"
+_BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class Launcher:
@@ -33,6 +34,7 @@ class Launcher:
         backend: SandboxBackend,
         runtimes: RuntimeCatalog,
         code_root: Callable[[str], Path],
+        merged_layers: Callable[[Sequence[str]], Path],
         logs: LogStore,
         region: str,
         pycache_dir: Path,
@@ -41,6 +43,7 @@ class Launcher:
         self.backend = backend
         self.runtimes = runtimes
         self.code_root = code_root
+        self.merged_layers = merged_layers
         self.logs = logs
         self.region = region
         self.pycache_dir = pycache_dir
@@ -67,6 +70,7 @@ class Launcher:
             sdk_dir=sdk,
             # Per package, so no function can plant bytecode for another's code.
             pycache_dir=self.pycache_dir / config.code_sha256,
+            opt_dir=await self._layers_dir(config),
         )
         view = self.backend.view(mounts)
         argv = [view.interpreter, "-s", f"{view.runtime_dir}/python/bootstrap.py"]
@@ -92,12 +96,20 @@ class Launcher:
             raise
         return env
 
+    async def _layers_dir(self, config: FunctionConfig) -> Path | None:
+        """The function's layers merged in order, built on the first cold start that needs it."""
+        if not config.layers:
+            return None
+        shas = [layer.code_sha256 for layer in config.layers]
+        return await asyncio.to_thread(self.merged_layers, shas)
+
     def environment_variables(
         self, config: FunctionConfig, stream: str, view: View
     ) -> dict[str, str]:
         """The variables AWS sets in a Python environment, then the user's own."""
         env: dict[str, str] = {
-            "PATH": f"{Path(view.interpreter).parent}:{_BASE_PATH}",
+            "PATH": f"{Path(view.interpreter).parent}:{_BASE_PATH}:{view.opt_dir}/bin",
+            "LD_LIBRARY_PATH": f"{view.task_root}:{view.task_root}/lib:{view.opt_dir}/lib",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "LAMBDA_TASK_ROOT": view.task_root,
@@ -118,6 +130,8 @@ class Launcher:
             env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level
         if view.sdk_dir is not None:
             env["_LAMINA_SDK_PATH"] = view.sdk_dir
+        if view.opt_dir != "/opt":
+            env["_LAMINA_OPT_DIR"] = view.opt_dir
         env.update(_user_variables(config.environment))
         return env
 

@@ -30,6 +30,8 @@ class Mounts:
     sdk_dir: Path | None = None
     pycache_dir: Path | None = None
     """Writable by the environment: bytecode compiled from its code."""
+    opt_dir: Path | None = None
+    """The function's layers, merged: what it sees as /opt."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class View:
     runtime_dir: str
     sdk_dir: str | None
     pycache_dir: str | None
+    opt_dir: str
+    """Where the layers are (AWS: /opt)."""
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,7 @@ class NamespaceBackend:
             runtime_dir=rootfs.RUNTIME_DIR,
             sdk_dir=rootfs.SDK_DIR if mounts.sdk_dir else None,
             pycache_dir=rootfs.PYCACHE_DIR if mounts.pycache_dir else None,
+            opt_dir=rootfs.OPT_DIR,
         )
 
     async def create(self, spec: SandboxSpec) -> NamespaceSandbox:
@@ -192,6 +193,7 @@ class NamespaceBackend:
                 runtime_dir=spec.mounts.runtime_dir,
                 sdk_dir=spec.mounts.sdk_dir,
                 pycache_dir=spec.mounts.pycache_dir,
+                opt_dir=spec.mounts.opt_dir,
                 tmp_mb=spec.ephemeral_storage_mb,
                 uid=SANDBOX_UID,
                 gid=SANDBOX_GID,

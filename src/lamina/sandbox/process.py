@@ -102,6 +102,7 @@ class ProcessBackend:
             runtime_dir=str(mounts.runtime_dir),
             sdk_dir=str(mounts.sdk_dir) if mounts.sdk_dir else None,
             pycache_dir=str(mounts.pycache_dir) if mounts.pycache_dir else None,
+            opt_dir=str(mounts.opt_dir) if mounts.opt_dir else "/opt",
         )
 
     async def create(self, spec: SandboxSpec) -> ProcessSandbox:

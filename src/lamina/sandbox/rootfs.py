@@ -2,13 +2,14 @@
 
 A fresh tmpfs becomes the root; the host's system folders (``/usr`` and the merged-usr links
 ``/bin``, ``/lib``, ``/lib64``, ``/sbin``), the interpreter's installation, the function's code
-(``/var/task``), lamina's runtime (``/var/runtime``) and the AWS SDK are bound into it
-read-only; ``/tmp`` is a private tmpfs of ``EphemeralStorage`` megabytes (its pages are charged
-to the environment's memory cgroup); ``/proc`` is the environment's own, ``/dev`` a minimal set
-of devices; ``/etc`` holds only what programs need to run (users, hosts, certificates). After
-``pivot_root`` the host's tree is detached and the root itself is remounted read-only, so the
-function can write only to ``/tmp`` (and its bytecode cache). Nothing else of the host —
-other functions' code or /tmp, the data directory, home folders — exists in this view.
+(``/var/task``), its layers merged (``/opt``), lamina's runtime (``/var/runtime``) and the AWS
+SDK are bound into it read-only; ``/tmp`` is a private tmpfs of ``EphemeralStorage`` megabytes
+(its pages are charged to the environment's memory cgroup); ``/proc`` is the environment's
+own, ``/dev`` a minimal set of devices; ``/etc`` holds only what programs need to run (users,
+hosts, certificates). After ``pivot_root`` the host's tree is detached and the root itself is
+remounted read-only, so the function can write only to ``/tmp`` (and its bytecode cache).
+Nothing else of the host — other functions' code or /tmp, the data directory, home folders —
+exists in this view.
 
 ``plan`` is pure (it runs in the server and is sent to the jailer); ``apply`` runs in the
 environment's init process, as root of its mount namespace, before privileges are dropped.
@@ -26,6 +27,7 @@ TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 SDK_DIR = "/var/lang/sdk"
 PYCACHE_DIR = "/var/lang/pycache"
+OPT_DIR = "/opt"
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin")
 ETC_FILES = ("/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/ld.so.cache",
              "/etc/localtime", "/etc/ssl/openssl.cnf")  # fmt: skip
@@ -43,6 +45,7 @@ def plan(
     sdk_dir: Path | None,
     pycache_dir: Path | None,
     tmp_mb: int,
+    opt_dir: Path | None = None,
     uid: int,
     gid: int,
 ) -> list[Step]:
@@ -64,6 +67,10 @@ def plan(
         steps += _sdk_steps(sdk_dir)
     if pycache_dir is not None:
         steps.append({"op": "bind", "source": str(pycache_dir), "target": PYCACHE_DIR, "rw": True})
+    if opt_dir is not None:
+        steps.append({"op": "bind", "source": str(opt_dir), "target": OPT_DIR})
+    else:
+        steps.append({"op": "dir", "target": OPT_DIR})
     steps += _etc_steps(uid, gid)
     steps += [
         {"op": "tmpfs", "target": "/tmp", "size_mb": tmp_mb, "mode": "1777"},
@@ -140,6 +147,8 @@ def _apply_step(step: Step, root: str) -> None:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             open(target, "a").close()
         linux.bind(source, target, writable=bool(step.get("rw")))
+    elif op == "dir":
+        os.makedirs(target, exist_ok=True)
     elif op == "symlink":
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(step["to"], target)

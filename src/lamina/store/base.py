@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lamina.errors import InternalError
-from lamina.model import Alias, FunctionConfig
+from lamina.model import Alias, FunctionConfig, LayerVersion
 
 
 class DuplicateError(InternalError):
@@ -71,11 +71,32 @@ class Store(Protocol):
     async def put_policy(self, name: str, qualifier: str, statements: list[dict[str, Any]]) -> None:
         """Replace the statements; an empty list removes the policy."""
 
+    async def add_layer_version(self, layer: LayerVersion) -> LayerVersion:
+        """Store a new version of ``layer.layer_name`` under the next number that name has
+        never used (``layer.version`` is ignored); returns it with its number."""
+
+    async def get_layer_version(self, name: str, version: int) -> LayerVersion | None:
+        """A layer version, or None."""
+
+    async def list_layer_versions(self, name: str | None = None) -> list[LayerVersion]:
+        """The versions of one layer (or of every layer), by name, newest first."""
+
+    async def delete_layer_version(self, name: str, version: int) -> bool:
+        """Remove a layer version; False if there was none."""
+
+    async def get_layer_policy(self, name: str, version: int) -> dict[str, Any] | None:
+        """A layer version's policy ``{"statements": [...], "revision_id": ...}``, or None."""
+
+    async def put_layer_policy(
+        self, name: str, version: int, policy: dict[str, Any] | None
+    ) -> None:
+        """Replace a layer version's policy (None removes it)."""
+
     async def account_usage(self) -> tuple[int, int]:
         """(number of functions, total code size in bytes)."""
 
     async def code_in_use(self, sha256_hex: str) -> bool:
-        """Whether any function still refers to this package."""
+        """Whether any function, version or layer version still refers to this package."""
 
     async def get_event_invoke_config(self, name: str, qualifier: str) -> dict[str, Any] | None:
         """The asynchronous invocation settings of (function, qualifier), or None."""

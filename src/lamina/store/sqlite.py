@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lamina.model import Alias, FunctionConfig
+from lamina.model import Alias, FunctionConfig, LayerVersion
 from lamina.store.base import DuplicateError
 
 MIGRATIONS_PACKAGE = "lamina.store.migrations"
@@ -224,6 +225,68 @@ class SqliteStore:
             (name, qualifier, json.dumps(statements)),
         )
 
+    async def add_layer_version(self, layer: LayerVersion) -> LayerVersion:
+        # One transaction: the number is used up only if the version is stored.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            (number,) = self._db.execute(
+                "INSERT INTO layers (name, last_version) VALUES (?, 1) ON CONFLICT (name)"
+                " DO UPDATE SET last_version = last_version + 1 RETURNING last_version",
+                (layer.layer_name,),
+            ).fetchone()
+            stored = replace(layer, version=int(number))
+            self._db.execute(
+                "INSERT INTO layer_versions (layer_name, version, record, code_sha256)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    stored.layer_name,
+                    stored.version,
+                    json.dumps(stored.to_record()),
+                    stored.code_sha256,
+                ),
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return stored
+
+    async def get_layer_version(self, name: str, version: int) -> LayerVersion | None:
+        row = self._db.execute(
+            "SELECT record FROM layer_versions WHERE layer_name = ? AND version = ?",
+            (name, version),
+        ).fetchone()
+        return LayerVersion.from_record(json.loads(row[0])) if row else None
+
+    async def list_layer_versions(self, name: str | None = None) -> list[LayerVersion]:
+        rows = self._db.execute(
+            "SELECT record FROM layer_versions WHERE ? IS NULL OR layer_name = ?"
+            " ORDER BY layer_name, version DESC",
+            (name, name),
+        ).fetchall()
+        return [LayerVersion.from_record(json.loads(r[0])) for r in rows]
+
+    async def delete_layer_version(self, name: str, version: int) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM layer_versions WHERE layer_name = ? AND version = ?", (name, version)
+        )
+        return cursor.rowcount > 0
+
+    async def get_layer_policy(self, name: str, version: int) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT policy FROM layer_versions WHERE layer_name = ? AND version = ?",
+            (name, version),
+        ).fetchone()
+        return dict(json.loads(row[0])) if row and row[0] else None
+
+    async def put_layer_policy(
+        self, name: str, version: int, policy: dict[str, Any] | None
+    ) -> None:
+        self._db.execute(
+            "UPDATE layer_versions SET policy = ? WHERE layer_name = ? AND version = ?",
+            (json.dumps(policy) if policy else None, name, version),
+        )
+
     async def account_usage(self) -> tuple[int, int]:
         count, total = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(code_size), 0) FROM functions"
@@ -233,10 +296,22 @@ class SqliteStore:
     async def code_in_use(self, sha256_hex: str) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM functions WHERE code_sha256 = ?"
-            " UNION ALL SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1",
-            (sha256_hex, sha256_hex),
+            " UNION ALL SELECT 1 FROM function_versions WHERE code_sha256 = ?"
+            " UNION ALL SELECT 1 FROM layer_versions WHERE code_sha256 = ? LIMIT 1",
+            (sha256_hex, sha256_hex, sha256_hex),
         ).fetchone()
-        return row is not None
+        if row is not None:
+            return True
+        # A deleted layer version's package lives on while a function still uses it.
+        for table in ("functions", "function_versions"):
+            row = self._db.execute(
+                f"SELECT 1 FROM {table}, json_each({table}.config, '$.layers') AS layer"
+                " WHERE json_extract(layer.value, '$.code_sha256') = ? LIMIT 1",
+                (sha256_hex,),
+            ).fetchone()
+            if row is not None:
+                return True
+        return False
 
     async def get_event_invoke_config(self, name: str, qualifier: str) -> dict[str, Any] | None:
         row = self._db.execute(

@@ -307,7 +307,9 @@ def setup_paths(task_root):
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     version = "python%d.%d" % sys.version_info[:2]
-    sys.path[0:0] = [task_root, "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+    opt = os.environ.pop("_LAMINA_OPT_DIR", "/opt")  # set only where /opt is elsewhere
+    layers = [opt + "/python/lib/%s/site-packages" % version, opt + "/python"]
+    sys.path[0:0] = [task_root, *layers]
     sdk = os.environ.get("_LAMINA_SDK_PATH")
     if sdk:
         sys.path.append(sdk)
