@@ -653,3 +653,28 @@ def test_layers_are_importable_with_the_process_sandbox(start_server):
 
     assert result["imported"] == {"plain": "plain"}
     assert result["sys_path"][1].endswith("/python/lib/python3.12/site-packages")
+
+
+def test_a_deleted_layers_package_goes_with_the_last_function_using_it(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    layer = client.publish_layer_version(
+        LayerName=unique_name("layer"), Content={"ZipFile": zip_files({"gone.txt": "soon"})}
+    )
+    sha = base64.b64decode(layer["Content"]["CodeSha256"]).hex()
+    package = server.data_dir / "code" / "zips" / f"{sha}.zip"
+    function = unique_name()
+    client.create_function(
+        FunctionName=function, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
+        Code={"ZipFile": handler_zip(REPORT_OPT)}, Layers=[layer["LayerVersionArn"]],
+    )  # fmt: skip
+    wait_active(client, function)
+    client.delete_layer_version(
+        LayerName=layer["LayerArn"].rsplit(":", 1)[1], VersionNumber=layer["Version"]
+    )
+    kept = package.exists()
+
+    client.delete_function(FunctionName=function)
+
+    assert kept
+    assert not package.exists()

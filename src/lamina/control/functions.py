@@ -251,6 +251,8 @@ class FunctionRegistry:
         await self.invoker.retire_environments(name, None)
         self.invoker.admission.set_reservation(name, None)
         await self._collect_code(removed.code_sha256, name)
+        for layer in removed.layers:
+            await self.collect_package(layer.code_sha256)
 
     async def _delete_version(self, name: str, version: str) -> None:
         await self.existing(name)
@@ -269,6 +271,8 @@ class FunctionRegistry:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name, version)}")
         await self.invoker.retire_version(name, version)
         await self._collect_code(removed.code_sha256, name)
+        for layer in removed.layers:
+            await self.collect_package(layer.code_sha256)
 
     async def recover(self) -> None:
         """Finish transitions a crash interrupted and drop packages nobody refers to."""
