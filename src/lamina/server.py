@@ -201,7 +201,12 @@ def _backend(settings: Settings) -> SandboxBackend:
             raise SandboxUnavailableError(problems)
         if settings.network == "host":
             log.warning("network 'host': environments share the host's network, loopback included")
-        return NamespaceBackend(settings.data_dir / "sandbox", cgroups, network=settings.network)
+        return NamespaceBackend(
+            settings.data_dir / "sandbox",
+            cgroups,
+            network=settings.network,
+            zygotes=settings.zygotes == "on",
+        )
     raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
 
 

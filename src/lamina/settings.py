@@ -20,6 +20,7 @@ ENV_SANDBOX = "LAMINA_SANDBOX"
 ENV_IDLE_TIMEOUT = "LAMINA_IDLE_TIMEOUT"
 ENV_LOG_LEVEL = "LAMINA_LOG_LEVEL"
 ENV_NETWORK = "LAMINA_NETWORK"
+ENV_ZYGOTES = "LAMINA_ZYGOTES"
 ENV_CONCURRENCY_LIMIT = "LAMINA_CONCURRENCY_LIMIT"
 ENV_SQS_ENDPOINT = "LAMINA_SQS_ENDPOINT"
 ENV_ASYNC_DELAY_SCALE = "LAMINA_ASYNC_DELAY_SCALE"
@@ -34,6 +35,7 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
 SANDBOX_BACKENDS = ("namespace", "process")
 AUTH_MODES = ("sigv4", "none")
 NETWORK_MODES = ("none", "host")
+ZYGOTE_MODES = ("on", "off")
 """``none``: each environment has only its own loopback; ``host``: environments share the
 host's network (local development, chosen explicitly). Egress through NAT is to come."""
 
@@ -47,6 +49,8 @@ class Settings:
     account_id: str = "000000000000"
     sandbox: str = "namespace"
     network: str = "none"
+    zygotes: str = "on"
+    """``on``: Python environments fork from pre-initialised zygotes (namespace sandbox)."""
     concurrency_limit: int = 1000
     sqs_endpoint: str | None = None
     """Where SQS destinations and dead-letter queues are reached (AWS's or a compatible server)."""
@@ -69,6 +73,7 @@ class Settings:
         for value, choices, what in (
             (self.sandbox, SANDBOX_BACKENDS, "sandbox backend"),
             (self.network, NETWORK_MODES, "network mode"),
+            (self.zygotes, ZYGOTE_MODES, "zygote mode"),
             (self.auth, AUTH_MODES, "auth mode"),
         ):
             if value not in choices:
@@ -128,6 +133,7 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_IDLE_TIMEOUT: ("idle_timeout_s", float),
         ENV_LOG_LEVEL: ("log_level", str),
         ENV_NETWORK: ("network", str),
+        ENV_ZYGOTES: ("zygotes", str),
         ENV_CONCURRENCY_LIMIT: ("concurrency_limit", int),
         ENV_SQS_ENDPOINT: ("sqs_endpoint", str),
         ENV_ASYNC_DELAY_SCALE: ("async_delay_scale", float),

@@ -14,6 +14,7 @@ from lamina.settings import (
     ENV_ENDPOINT,
     NETWORK_MODES,
     SANDBOX_BACKENDS,
+    ZYGOTE_MODES,
 )
 
 
@@ -39,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--network",
         choices=NETWORK_MODES,
         help="none (default: loopback only) or host (share the host's network)",
+    )
+    serve.add_argument(
+        "--zygotes",
+        choices=ZYGOTE_MODES,
+        help="on (default: fork Python environments from pre-initialised interpreters) or off",
     )
     serve.add_argument(
         "--concurrency-limit",

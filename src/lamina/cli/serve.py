@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
             "account_id",
             "sandbox",
             "network",
+            "zygotes",
             "concurrency_limit",
             "sqs_endpoint",
             "async_delay_scale",

@@ -85,6 +85,7 @@ class Launcher:
             mounts=mounts,
             memory_mb=config.memory_mb,
             ephemeral_storage_mb=config.ephemeral_storage_mb,
+            preloadable=True,
         )
         started = time.perf_counter()
         sandbox = await self.backend.create(spec)

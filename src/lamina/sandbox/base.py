@@ -57,6 +57,10 @@ class SandboxSpec:
     mounts: Mounts
     memory_mb: int
     ephemeral_storage_mb: int
+    preloadable: bool = False
+    """``argv`` is ``interpreter -s <runtime_dir>/python/bootstrap.py …``, lamina's managed
+    Python runtime, which a backend may run from a pre-initialised zygote of that interpreter
+    instead of executing it."""
     control_fd_variable: str = "_LAMINA_CONTROL_FD"
     """The child finds the descriptor of its end of the control socket in this variable."""
 

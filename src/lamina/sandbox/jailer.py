@@ -1,16 +1,20 @@
 """The jailer: a small, single-threaded root process that turns requests into sandboxes.
 
 The server cannot safely fork itself (it runs threads), so it starts this process once and
-sends it one request per environment over a SOCK_SEQPACKET socket, with the environment's
-descriptors attached (control socket, output pipe, status pipe). For each request:
+sends it one request per environment over a SOCK_SEQPACKET socket: the word ``spawn`` with the
+environment's descriptors attached (control socket, output pipe, status pipe, and a pipe from
+which the environment's specification is read). For each request:
 
-1. the jailer forks an *intermediate* process, which joins the environment's cgroups and
-   unshares the mount, UTS, IPC, network, cgroup and PID namespaces;
+1. the jailer forks an *intermediate* process, which reads the specification (only this child
+   ever holds it, so a zygote — see ``zygote.py`` — never keeps one function's settings for
+   the next), joins the environment's cgroups and unshares the mount, UTS, IPC, network,
+   cgroup and PID namespaces;
 2. the intermediate forks **init**, PID 1 of the new PID namespace, reports init's pid and
    exits (the jailer ignores SIGCHLD, so the kernel reaps what it leaves);
 3. init builds the root file system (``rootfs.apply``), brings up loopback, and forks the
    **runtime**, which moves the descriptors in place, drops every capability, takes the
-   sandbox user's ids, loads the seccomp filter and executes the interpreter;
+   sandbox user's ids, loads the seccomp filter and executes the interpreter (or, in a zygote,
+   runs the pre-loaded runtime in place);
 4. init reaps every process of the namespace and, when the runtime ends, writes its wait
    status to the status pipe and exits: the kernel then kills whatever is left in the
    namespace. A failed step writes ``E<step: reason>`` there instead.
@@ -28,6 +32,7 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,10 +40,16 @@ from lamina.sandbox import cgroups, linux, rootfs, seccomp
 
 JAILER_FD_VARIABLE = "_LAMINA_JAILER_FD"
 CONTROL_FD = 3
-MAX_REQUEST_BYTES = 1 << 20
+MAX_SPEC_BYTES = 1 << 20
+SPAWN = b"spawn"
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
+
+
+RuntimeEntry = Callable[[dict[str, Any]], NoReturn]
+run_in_place: RuntimeEntry | None = None
+"""Set by a zygote: runs its pre-loaded runtime in the runtime process instead of an exec."""
 
 
 def main() -> None:
@@ -48,13 +59,15 @@ def main() -> None:
     sock.setblocking(True)  # whatever mode the descriptor was created in
     while True:
         try:
-            message, fds, _flags, _addr = socket.recv_fds(sock, MAX_REQUEST_BYTES, 8)
+            message, fds, _flags, _addr = socket.recv_fds(sock, 64, 8)
         except ConnectionError:
             return
         if not message:
             return
         try:
-            reply: dict[str, Any] = {"pid": spawn(json.loads(message), fds)}
+            if message != SPAWN or len(fds) != 4:
+                raise OSError("malformed request")
+            reply: dict[str, Any] = {"pid": spawn(fds, sock.fileno())}
         except Exception as exc:
             reply = {"error": str(exc)}
         finally:
@@ -63,19 +76,52 @@ def main() -> None:
         sock.send(json.dumps(reply).encode())
 
 
-def spawn(request: dict[str, Any], fds: list[int]) -> int:
-    """Start one sandbox; the host pid of its init."""
+def spawn(fds: list[int], own_fd: int) -> int:
+    """Start one sandbox; the host pid of its init. ``own_fd`` is closed in the children."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _guard(write_end, lambda: _intermediate(request, fds, write_end))
+        os.close(own_fd)
+        _guard(write_end, lambda: _intermediate(_read_spec(fds[3]), fds[:3], write_end))
     os.close(write_end)
     with os.fdopen(read_end, "rb") as reader:
         answer = reader.read().decode(errors="replace")
     if answer.startswith("P"):
         return int(answer[1:])
     raise OSError(answer[1:] or "the sandbox's setup process died")
+
+
+def _read_spec(fd: int) -> dict[str, Any]:
+    """The environment's specification, written whole by the server before it asked."""
+    chunks = []
+    size = 0
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_SPEC_BYTES:
+            raise OSError("the specification is too large")
+    os.close(fd)
+    spec = json.loads(b"".join(chunks))
+    if not isinstance(spec, dict):
+        raise OSError("malformed specification")
+    return spec
+
+
+def write_spec(spec: dict[str, Any]) -> int:
+    """Used by the server: a pipe holding ``spec``; returns its read end."""
+    data = json.dumps(spec).encode()
+    read_end, write_end = os.pipe()
+    try:
+        if len(data) > 65536:
+            fcntl.fcntl(write_end, linux.F_SETPIPE_SZ, min(len(data), MAX_SPEC_BYTES))
+        os.write(write_end, data)  # the pipe holds it all: nothing reads before we ask
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 def _guard(report_fd: int, step: Any) -> NoReturn:
@@ -121,7 +167,7 @@ def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
         _loopback_up()
     child = os.fork()
     if child == 0:
-        _guard(status, lambda: _exec_runtime(request, control, output))
+        _guard(status, lambda: _start_runtime(request, control, output))
     os.close(control)
     os.close(output)
     _drop_privileges(request["uid"], request["gid"])
@@ -141,7 +187,7 @@ def _reap_until(runtime: int, status_fd: int) -> NoReturn:
             os._exit(0)
 
 
-def _exec_runtime(request: dict[str, Any], control: int, output: int) -> None:
+def _start_runtime(request: dict[str, Any], control: int, output: int) -> None:
     for number in (signal.SIGPIPE, signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_DFL)
     devnull = os.open("/dev/null", os.O_RDONLY)
@@ -156,6 +202,11 @@ def _exec_runtime(request: dict[str, Any], control: int, output: int) -> None:
     _drop_privileges(request["uid"], request["gid"])
     if request.get("seccomp", True):
         seccomp.install()
+    if request.get("in_place") and run_in_place is not None:
+        # What an exec would do: changing ids left the process undumpable (its /proc files
+        # owned by root, unreadable to itself); the new ids are the only ones it ever had.
+        linux.prctl(linux.PR_SET_DUMPABLE, 1)
+        run_in_place(request)
     os.execve(request["argv"][0], request["argv"], request["env"])
 
 
@@ -178,9 +229,9 @@ def _max_fd() -> int:
     return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
-def send_request(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
-    """Used by the server: one request with its descriptors."""
-    socket.send_fds(sock, [json.dumps(request).encode()], fds)
+def send_request(sock: socket.socket, fds: list[int]) -> None:
+    """Used by the server: ask for one sandbox; ``fds`` end with ``write_spec``'s pipe."""
+    socket.send_fds(sock, [SPAWN], fds)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import socket
 import struct
-import subprocess
-import sys
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,12 @@ from lamina.errors import SandboxError
 from lamina.sandbox import jailer, linux, rootfs
 from lamina.sandbox.base import Mounts, SandboxSpec, View
 from lamina.sandbox.cgroups import Cgroups, EnvironmentCgroup, Limits
+from lamina.sandbox.helpers import HelperProcess
 
 log = logging.getLogger(__name__)
+
+ZYGOTE_RETRY_S = 60.0
+"""How long a zygote that failed is left aside before it is started again."""
 
 SANDBOX_UID = 993
 SANDBOX_GID = 990
@@ -150,17 +153,25 @@ class NamespaceBackend:
     name = "namespace"
 
     def __init__(
-        self, work_dir: Path, cgroups: Cgroups, *, network: str = "none", seccomp: bool = True
+        self,
+        work_dir: Path,
+        cgroups: Cgroups,
+        *,
+        network: str = "none",
+        seccomp: bool = True,
+        zygotes: bool = True,
     ) -> None:
-        """``work_dir``: a folder of the server's for the empty mount point of new roots."""
+        """``work_dir``: a folder of the server's for the empty mount point of new roots;
+        ``zygotes``: start Python environments from pre-initialised zygotes."""
         self.root_mount = work_dir / "root"
         self.root_mount.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups
         self.seccomp = seccomp
         self.network = network
-        self._jailer: subprocess.Popen[bytes] | None = None
-        self._socket: socket.socket | None = None
-        self._lock = asyncio.Lock()
+        self.zygotes = zygotes
+        self._jailer = HelperProcess.jailer()
+        self._zygotes: dict[Path, HelperProcess] = {}
+        self._zygote_broken_until: dict[Path, float] = {}
 
     def view(self, mounts: Mounts) -> View:
         return View(
@@ -204,11 +215,14 @@ class NamespaceBackend:
                 "limits": {"memory_mb": limits.memory_mb, "pids_max": limits.pids_max},
             },
         }
+        zygote = self._zygote_for(spec)
+        request["in_place"] = zygote is not None
         host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_read, out_write = os.pipe()
         status_read, status_write = os.pipe()
+        fds = [child_end.fileno(), out_write, status_write]
         try:
-            pid = await self._ask(request, [child_end.fileno(), out_write, status_write])
+            pid = await self._spawn(zygote, spec, request, fds)
         except BaseException:
             host_end.close()
             os.close(out_read)
@@ -223,62 +237,68 @@ class NamespaceBackend:
         os.set_blocking(status_read, False)
         return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits)
 
-    async def _ask(self, request: dict[str, object], fds: list[int]) -> int:
-        async with self._lock:
-            sock = self._ensure_jailer()
-            loop = asyncio.get_running_loop()
+    def _zygote_for(self, spec: SandboxSpec) -> HelperProcess | None:
+        """The zygote to fork this environment from, or None to execute its interpreter."""
+        interpreter = spec.mounts.interpreter
+        if not (self.zygotes and spec.preloadable and _zygote_compatible(spec.env)):
+            return None
+        if self._zygote_broken_until.get(interpreter, 0.0) > time.monotonic():
+            return None
+        helper = self._zygotes.get(interpreter)
+        if helper is None:
+            helper = HelperProcess.zygote(
+                interpreter, spec.mounts.runtime_dir, {"LD_LIBRARY_PATH": rootfs.LIBRARY_PATH}
+            )
+            self._zygotes[interpreter] = helper
+        return helper
+
+    async def _spawn(
+        self,
+        zygote: HelperProcess | None,
+        spec: SandboxSpec,
+        request: dict[str, Any],
+        fds: list[int],
+    ) -> int:
+        """Ask the zygote, or the jailer; a zygote that cannot serve is set aside for a while
+        (its environments then start by executing the interpreter) and the jailer asked."""
+        if zygote is not None:
             try:
-                jailer.send_request(sock, request, fds)
-                reply = await loop.sock_recv(sock, 65536)
-            except OSError as exc:
-                self._forget_jailer()
-                raise SandboxError(f"the sandbox jailer is gone: {exc}") from exc
-        if not reply:
-            self._forget_jailer()
-            raise SandboxError("the sandbox jailer exited")
-        answer = _json(reply)
-        if "error" in answer:
-            raise SandboxError(f"create sandbox: {answer['error']}")
-        return int(answer["pid"])
+                return await self._ask(zygote, request, fds)
+            except SandboxError as exc:
+                if str(exc).startswith("create sandbox:"):
+                    raise  # a setup step failed: the jailer would fail the same way
+                log.warning("%s failed (%s); starting environments without it for a while",
+                            zygote.what, exc)  # fmt: skip
+                zygote.stop()
+                self._zygote_broken_until[spec.mounts.interpreter] = (
+                    time.monotonic() + ZYGOTE_RETRY_S
+                )
+                request["in_place"] = False
+        return await self._ask(self._jailer, request, fds)
 
-    def _ensure_jailer(self) -> socket.socket:
-        if self._socket is not None and self._jailer is not None and self._jailer.poll() is None:
-            return self._socket
-        self._forget_jailer()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        # A minimal environment: every sandbox's init is a fork of the jailer, so nothing of
-        # the server's environment (credentials, settings) may be in it.
-        env = {
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-            "LANG": "C.UTF-8",
-            jailer.JAILER_FD_VARIABLE: str(theirs.fileno()),
-        }
-        self._jailer = subprocess.Popen(
-            [sys.executable, "-m", "lamina.sandbox.jailer"],
-            pass_fds=(theirs.fileno(),),
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-        theirs.close()
-        ours.setblocking(False)
-        self._socket = ours
-        return ours
+    @staticmethod
+    async def _ask(helper: HelperProcess, request: dict[str, Any], fds: list[int]) -> int:
+        spec_read = jailer.write_spec(request)
+        try:
+            return await helper.spawn([*fds, spec_read])
+        finally:
+            os.close(spec_read)
 
-    def _forget_jailer(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-        if self._jailer is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self._jailer.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._jailer.wait(timeout=5)
-            self._jailer = None
+    def zygote_pids(self) -> dict[str, int]:
+        """The running zygotes, by interpreter (for diagnostics and tests)."""
+        return {str(k): v.pid for k, v in self._zygotes.items() if v.pid is not None}
 
     async def close(self) -> None:
-        self._forget_jailer()
+        self._jailer.stop()
+        for helper in self._zygotes.values():
+            helper.stop()
+        self._zygotes.clear()
 
 
-def _json(data: bytes) -> dict[str, Any]:
-    value = json.loads(data)
-    return value if isinstance(value, dict) else {"error": "malformed reply from the jailer"}
+def _zygote_compatible(env: Mapping[str, str]) -> bool:
+    """Whether a zygote's process is what executing the interpreter with ``env`` would make:
+    variables read only at start-up (by the interpreter or the dynamic loader) must be the
+    ones the zygote started with."""
+    if env.get("LD_LIBRARY_PATH") != rootfs.LIBRARY_PATH:
+        return False
+    return not any(key.startswith(("PYTHON", "LD_")) and key != "LD_LIBRARY_PATH" for key in env)

@@ -28,6 +28,8 @@ RUNTIME_DIR = "/var/runtime"
 SDK_DIR = "/var/lang/sdk"
 PYCACHE_DIR = "/var/lang/pycache"
 OPT_DIR = "/opt"
+LIBRARY_PATH = f"{TASK_ROOT}:{TASK_ROOT}/lib:{OPT_DIR}/lib"
+"""``LD_LIBRARY_PATH`` inside an environment, as AWS sets it (minus its runtime's folders)."""
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin")
 ETC_FILES = ("/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/ld.so.cache",
              "/etc/localtime", "/etc/ssl/openssl.cnf")  # fmt: skip

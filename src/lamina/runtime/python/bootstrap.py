@@ -6,7 +6,8 @@ handler, marshal its result, report RESPONSE or ERROR. Errors, log lines and the
 what AWS's own runtime interface client produces, so code behaves here as it does on Lambda.
 
 Standard library only; must run on Python 3.9 and later. Started as
-``python -s bootstrap.py`` with the control socket's descriptor in ``_LAMINA_CONTROL_FD``.
+``python -s bootstrap.py`` with the control socket's descriptor in ``_LAMINA_CONTROL_FD``, or
+pre-loaded in a zygote whose forks call ``main`` in place.
 """
 
 import contextlib
@@ -30,7 +31,12 @@ ERROR_LOG_LINE_SEPARATOR = "\r"  # joins a multi-line error into one log event
 
 
 def _load_protocol():
-    """Import the shared wire format under a private name, clear of the user's module names."""
+    """Import the shared wire format under a private name, clear of the user's module names.
+
+    A zygote has loaded it already (see lamina/sandbox/zygote.py).
+    """
+    if "_lamina_protocol" in sys.modules:
+        return sys.modules["_lamina_protocol"]
     path = os.path.join(RUNTIME_DIR, "protocol.py")
     spec = importlib.util.spec_from_file_location("_lamina_protocol", path)
     if spec is None or spec.loader is None:
