@@ -23,6 +23,7 @@ from lamina.api.sigv4 import Credential
 from lamina.artifacts import CodeStore
 from lamina.control import (
     AliasControl,
+    CodeSigningControl,
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
@@ -111,6 +112,7 @@ class LaminaServer:
             aliases=AliasControl(self.registry, self.store),
             tags=TagControl(self.registry),
             permissions=self.permissions,
+            code_signing=CodeSigningControl(self.registry, self.store.settings),
             credentials=credentials,
             invoker=self.invoker,
             logs=self.logs,

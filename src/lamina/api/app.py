@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import (
+    code_signing,
     functions,
     invocations,
     logs,
@@ -30,6 +31,7 @@ from lamina.api.http import Receive, Request, Response, Scope, Send, json_respon
 from lamina.api.sigv4 import Credential
 from lamina.control import (
     AliasControl,
+    CodeSigningControl,
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
@@ -63,6 +65,7 @@ class Services:
     aliases: AliasControl
     tags: TagControl
     permissions: PermissionControl
+    code_signing: CodeSigningControl
     credentials: Mapping[str, Credential] | None
     """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
@@ -79,6 +82,9 @@ _INVOCATION = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?")
 _NAME = r"(?P<name>[^/]+)"
 _ALIAS = r"(?P<alias>[^/]+)"
 _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
+_CSC = r"/2020-04-22/code-signing-configs"
+_CSC_ARN = rf"{_CSC}/(?P<arn>[^/]+)"
+_FUNCTION_CSC = rf"/2020-06-30/functions/{_NAME}/code-signing-config/?"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
@@ -126,6 +132,15 @@ _ROUTES: list[tuple[str, str, Handler]] = [
         rf"/2017-10-31/functions/{_NAME}/concurrency/?",
         functions.delete_function_concurrency,
     ),
+    ("POST", rf"{_CSC}/?", code_signing.create_code_signing_config),
+    ("GET", rf"{_CSC}/?", code_signing.list_code_signing_configs),
+    ("GET", rf"{_CSC_ARN}/functions/?", code_signing.list_functions_by_code_signing_config),
+    ("GET", rf"{_CSC_ARN}/?", code_signing.get_code_signing_config),
+    ("PUT", rf"{_CSC_ARN}/?", code_signing.update_code_signing_config),
+    ("DELETE", rf"{_CSC_ARN}/?", code_signing.delete_code_signing_config),
+    ("PUT", _FUNCTION_CSC, code_signing.put_function_code_signing_config),
+    ("GET", _FUNCTION_CSC, code_signing.get_function_code_signing_config),
+    ("DELETE", _FUNCTION_CSC, code_signing.delete_function_code_signing_config),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]
 

@@ -2,6 +2,7 @@
 
 from lamina.control.aliases import AliasControl
 from lamina.control.async_config import EventInvokeConfigs
+from lamina.control.code_signing import CodeSigningControl
 from lamina.control.concurrency import ConcurrencyControl
 from lamina.control.functions import FunctionRegistry, FunctionView
 from lamina.control.permissions import PermissionControl
@@ -10,6 +11,7 @@ from lamina.control.versions import VersionControl
 
 __all__ = [
     "AliasControl",
+    "CodeSigningControl",
     "ConcurrencyControl",
     "EventInvokeConfigs",
     "FunctionRegistry",

@@ -62,7 +62,6 @@ _UNSUPPORTED = {
     "Layers": "layers",
     "FileSystemConfigs": "file systems",
     "ImageConfig": "container images",
-    "CodeSigningConfigArn": "code signing",
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from lamina.model import Alias, FunctionConfig
 from lamina.store.base import DuplicateError
+from lamina.store.sqlite_settings import FUNCTION_TABLES, SqliteSettingsStore
 
 MIGRATIONS_PACKAGE = "lamina.store.migrations"
 
@@ -37,6 +38,8 @@ class SqliteStore:
         self._functions: dict[str, FunctionConfig] = {}
         self._versions: dict[str, FunctionConfig] = {}
         self._aliases: dict[str, Alias] = {}
+        self.settings = SqliteSettingsStore(self._db)
+        """Code signing configurations and per-function settings, on the same database."""
 
     async def get_function(self, name: str) -> FunctionConfig | None:
         cached = self._functions.get(name)
@@ -95,7 +98,13 @@ class SqliteStore:
         row = self._db.execute(
             "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
         ).fetchone()
-        for table in ("event_invoke_configs", "function_versions", "aliases", "policies"):
+        for table in (
+            "event_invoke_configs",
+            "function_versions",
+            "aliases",
+            "policies",
+            *FUNCTION_TABLES,
+        ):
             self._db.execute(f"DELETE FROM {table} WHERE function_name = ?", (name,))
         self._functions.pop(name, None)
         prefix = f"{name}:"
