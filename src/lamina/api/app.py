@@ -16,6 +16,7 @@ from typing import Any
 
 from lamina.api import (
     code_signing,
+    function_settings,
     functions,
     invocations,
     logs,
@@ -35,6 +36,7 @@ from lamina.control import (
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    FunctionSettings,
     PermissionControl,
     TagControl,
     VersionControl,
@@ -66,6 +68,7 @@ class Services:
     tags: TagControl
     permissions: PermissionControl
     code_signing: CodeSigningControl
+    function_settings: FunctionSettings
     credentials: Mapping[str, Credential] | None
     """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
@@ -85,6 +88,8 @@ _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
 _CSC = r"/2020-04-22/code-signing-configs"
 _CSC_ARN = rf"{_CSC}/(?P<arn>[^/]+)"
 _FUNCTION_CSC = rf"/2020-06-30/functions/{_NAME}/code-signing-config/?"
+_RUNTIME = rf"/2021-07-20/functions/{_NAME}/runtime-management-config/?"
+_RECURSION = rf"/2024-08-31/functions/{_NAME}/recursion-config/?"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
@@ -141,6 +146,10 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", _FUNCTION_CSC, code_signing.put_function_code_signing_config),
     ("GET", _FUNCTION_CSC, code_signing.get_function_code_signing_config),
     ("DELETE", _FUNCTION_CSC, code_signing.delete_function_code_signing_config),
+    ("GET", _RUNTIME, function_settings.get_runtime_management_config),
+    ("PUT", _RUNTIME, function_settings.put_runtime_management_config),
+    ("GET", _RECURSION, function_settings.get_function_recursion_config),
+    ("PUT", _RECURSION, function_settings.put_function_recursion_config),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]
 

@@ -43,7 +43,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("GET", r"/2025-12-01/durable-executions/[^/]+/history/?", "GetDurableExecutionHistory", ""),
     ("GET", r"/2025-12-01/durable-executions/[^/]+/state/?", "GetDurableExecutionState", ""),
     ("GET", r"/2015-03-31/event-source-mappings/[^/]+/?", "GetEventSourceMapping", ""),
-    ("GET", r"/2024-08-31/functions/[^/]+/recursion-config/?", "GetFunctionRecursionConfig", ""),
     (
         "GET",
         r"/2025-11-30/functions/[^/]+/function-scaling-config/?",
@@ -60,12 +59,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("GET", r"/2026-07-09/resource-policy/[^/]+/?", "GetResourcePolicy", ""),
-    (
-        "GET",
-        r"/2021-07-20/functions/[^/]+/runtime-management-config/?",
-        "GetRuntimeManagementConfig",
-        "",
-    ),
     ("POST", r"/2014-11-13/functions/[^/]+/invoke-async/?", "InvokeAsync", ""),
     (
         "POST",
@@ -92,7 +85,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("GET", r"/2018-10-31/layers/?", "ListLayers", ""),
     ("POST", r"/2025-12-01/durable-executions/[^/]+/pause/?", "PauseDurableExecution", ""),
     ("POST", r"/2018-10-31/layers/[^/]+/versions/?", "PublishLayerVersion", ""),
-    ("PUT", r"/2024-08-31/functions/[^/]+/recursion-config/?", "PutFunctionRecursionConfig", ""),
     (
         "PUT",
         r"/2025-11-30/functions/[^/]+/function-scaling-config/?",
@@ -106,12 +98,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("PUT", r"/2026-07-09/resource-policy/[^/]+/?", "PutResourcePolicy", ""),
-    (
-        "PUT",
-        r"/2021-07-20/functions/[^/]+/runtime-management-config/?",
-        "PutRuntimeManagementConfig",
-        "",
-    ),
     (
         "DELETE",
         r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/[^/]+/?",

@@ -4,6 +4,7 @@ from lamina.control.aliases import AliasControl
 from lamina.control.async_config import EventInvokeConfigs
 from lamina.control.code_signing import CodeSigningControl
 from lamina.control.concurrency import ConcurrencyControl
+from lamina.control.function_settings import FunctionSettings
 from lamina.control.functions import FunctionRegistry, FunctionView
 from lamina.control.permissions import PermissionControl
 from lamina.control.tags import TagControl
@@ -15,6 +16,7 @@ __all__ = [
     "ConcurrencyControl",
     "EventInvokeConfigs",
     "FunctionRegistry",
+    "FunctionSettings",
     "FunctionView",
     "PermissionControl",
     "TagControl",
