@@ -81,7 +81,9 @@ class Services:
 _OWN_PREFIX = "/_lamina/"
 MAX_SIGNED_BODY_BYTES = 70_167_211
 """The largest request of the API (CreateFunction); routes check their own limit after."""
-_INVOCATION = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?")
+_INVOCATION = re.compile(
+    r"/2015-03-31/functions/[^/]+/invocations/?|/2014-11-13/functions/[^/]+/invoke-async/?"
+)
 _NAME = r"(?P<name>[^/]+)"
 _ALIAS = r"(?P<alias>[^/]+)"
 _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
@@ -92,6 +94,7 @@ _RUNTIME = rf"/2021-07-20/functions/{_NAME}/runtime-management-config/?"
 _RECURSION = rf"/2024-08-31/functions/{_NAME}/recursion-config/?"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
+    ("POST", rf"/2014-11-13/functions/{_NAME}/invoke-async/?", invocations.invoke_async),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
     ("GET", r"/2015-03-31/functions/?", functions.list_functions),
     ("GET", rf"/2015-03-31/functions/{_NAME}/?", functions.get_function),
@@ -262,5 +265,6 @@ class LaminaApp:
 
 
 def _invocation(request: Request) -> bool:
-    """Invocations may come from other accounts; their authorisation is the policy's."""
+    """Invocations (Invoke, InvokeAsync) may come from other accounts; their authorisation is
+    the policy's."""
     return request.method == "POST" and bool(_INVOCATION.fullmatch(request.path))

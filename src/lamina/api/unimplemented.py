@@ -59,7 +59,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("GET", r"/2026-07-09/resource-policy/[^/]+/?", "GetResourcePolicy", ""),
-    ("POST", r"/2014-11-13/functions/[^/]+/invoke-async/?", "InvokeAsync", ""),
     (
         "POST",
         r"/2021-11-15/functions/[^/]+/response-streaming-invocations/?",
