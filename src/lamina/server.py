@@ -44,6 +44,7 @@ from lamina.sandbox.diagnostics import namespace_problems
 from lamina.sandbox.namespace import NamespaceBackend
 from lamina.settings import Settings
 from lamina.store import EventStore, SqliteStore
+from lamina.store.crypto import EnvironmentCipher
 from lamina.telemetry import LogStore
 
 log = logging.getLogger("lamina")
@@ -61,7 +62,9 @@ class LaminaServer:
         data.mkdir(parents=True, exist_ok=True)
         data.chmod(0o700)
         self.runtimes = runtimes or discover(settings.runtime_overrides)
-        self.store = SqliteStore(data / "lamina.db")
+        self.store = SqliteStore(
+            data / "lamina.db", EnvironmentCipher.from_key_file(data / "keys" / "env.key")
+        )
         self.logs = LogStore(data / "logs.db")
         pycache = data / "pycache"
         self.code = CodeStore(data / "code", pycache_root=pycache)
