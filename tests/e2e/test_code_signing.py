@@ -312,6 +312,23 @@ def test_deleting_a_function_frees_its_configuration(lambda_client, make_functio
     lambda_client.delete_code_signing_config(CodeSigningConfigArn=arn)
 
 
+def test_a_configuration_is_tagged_on_create_and_through_its_arn(lambda_client):
+    arn = create_csc(lambda_client, Tags={"team": "a"})["CodeSigningConfigArn"]
+
+    lambda_client.tag_resource(Resource=arn, Tags={"stage": "dev"})
+    both = lambda_client.list_tags(Resource=arn)["Tags"]
+    lambda_client.untag_resource(Resource=arn, TagKeys=["team"])
+
+    assert both == {"team": "a", "stage": "dev"}
+    assert lambda_client.list_tags(Resource=arn)["Tags"] == {"stage": "dev"}
+    assert (
+        "Tags"
+        not in lambda_client.get_code_signing_config(CodeSigningConfigArn=arn)["CodeSigningConfig"]
+    )
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.list_tags(Resource=UNKNOWN)
+
+
 def test_configurations_and_their_functions_survive_a_restart(start_server):
     server = start_server()
     client = client_for(server.endpoint)

@@ -21,6 +21,7 @@ from lamina.control import members
 from lamina.control.functions import FunctionRegistry
 from lamina.errors import (
     CodeSigningConfigNotFoundException,
+    InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
     ValidationException,
@@ -35,6 +36,7 @@ POLICIES = ("Warn", "Enforce")
 MAX_PUBLISHERS = 20
 MAX_DESCRIPTION_LENGTH = 256
 MAX_LIST_ITEMS = 50
+MAX_TAGS = 50
 _PUBLISHERS = "allowedPublishers.signingProfileVersionArns"
 _ARN_MEMBER = "codeSigningConfigArn"
 
@@ -110,6 +112,32 @@ class CodeSigningControl:
         )
         next_marker = members.encode_marker(names[limit - 1]) if len(names) > limit else None
         return [self.registry.arn(n) for n in names[:limit]], next_marker
+
+    # -- tags of a configuration (TagResource, UntagResource, ListTags on its ARN) ----------
+
+    async def tag(self, arn: str, tags: object) -> None:
+        stored = await self._existing(arn)
+        new = members.tags(tags)
+        if not new:
+            raise ValidationException("Tags must not be empty")
+        merged = {**(stored.get("Tags") or {}), **new}
+        if len(merged) > MAX_TAGS:
+            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+        await self.settings.put_code_signing_config(
+            stored["CodeSigningConfigId"], {**stored, "Tags": merged}
+        )
+
+    async def untag(self, arn: str, keys: list[str]) -> None:
+        stored = await self._existing(arn)
+        if not keys:
+            raise ValidationException(_null("tagKeys"))
+        kept = {k: v for k, v in (stored.get("Tags") or {}).items() if k not in keys}
+        await self.settings.put_code_signing_config(
+            stored["CodeSigningConfigId"], {**stored, "Tags": kept or None}
+        )
+
+    async def list_tags(self, arn: str) -> dict[str, str]:
+        return dict((await self._existing(arn)).get("Tags") or {})
 
     # -- a function's configuration ---------------------------------------------------------
 
