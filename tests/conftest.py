@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 import uuid
 import zipfile
@@ -135,6 +136,41 @@ def signed_headers(
     request = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers or {})
     SigV4Auth(Credentials(*key), service, "us-east-1").add_auth(request)
     return dict(request.headers.items())
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    """Header names in lower case."""
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def signed_request(
+    endpoint: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> RawResponse:
+    """Send one SigV4-signed HTTP request to lamina; any status comes back, none raises."""
+    signed = signed_headers(endpoint, method, path, body, headers)
+    request = urllib.request.Request(
+        endpoint + path, data=body or None, method=method, headers=signed
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return RawResponse(response.status, _lower(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return RawResponse(error.code, _lower(error.headers), error.read())
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
 
 
 def client_for(endpoint: str, service: str = "lambda", **config: Any) -> Any:

@@ -24,6 +24,15 @@ _FUNCTION_NAME = re.compile(
     r"(?P<name>[a-zA-Z0-9-_]+)"
     r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?"
 )
+CODE_SIGNING_CONFIG_ARN_PATTERN = (
+    r"arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
+    r"code-signing-config:csc-[a-z0-9]{17}"
+)
+_CODE_SIGNING_CONFIG_ARN = re.compile(
+    r"arn:(?:aws[a-zA-Z-]*)?:lambda:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso(?:[a-z]?)))?"
+    r"-[a-z]+-\d{1}):(?P<account>\d{12}):code-signing-config:(?P<id>csc-[a-z0-9]{17})"
+)
+MAX_CODE_SIGNING_CONFIG_ARN_LENGTH = 200
 QUALIFIER_PATTERN = r"(|[a-zA-Z0-9$_-]+)"
 _QUALIFIER = re.compile(r"[a-zA-Z0-9$_-]*")
 MAX_NAME_LENGTH = 64
@@ -100,3 +109,32 @@ def function_arn(region: str, account: str, name: str, qualifier: str | None = N
 
 def runtime_version_arn(region: str, digest: str) -> str:
     return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def code_signing_config_arn(region: str, account: str, config_id: str) -> str:
+    return f"arn:aws:lambda:{region}:{account}:code-signing-config:{config_id}"
+
+
+def parse_code_signing_config_arn(value: str, member: str) -> tuple[str, str, str]:
+    """(region, account, id) of a code signing configuration ARN; AWS's ValidationException
+    naming ``member`` when it is malformed."""
+    if len(value) > MAX_CODE_SIGNING_CONFIG_ARN_LENGTH:
+        raise ValidationException(
+            validation_message(
+                value,
+                member,
+                "Member must have length less than or equal to "
+                f"{MAX_CODE_SIGNING_CONFIG_ARN_LENGTH}",
+            )
+        )
+    match = _CODE_SIGNING_CONFIG_ARN.fullmatch(value)
+    if match is None:
+        raise ValidationException(
+            validation_message(
+                value,
+                member,
+                "Member must satisfy regular expression pattern: "
+                + CODE_SIGNING_CONFIG_ARN_PATTERN,
+            )
+        )
+    return match["region"], match["account"], match["id"]

@@ -9,6 +9,7 @@ name is what boto3 and the AWS CLI show the user::
     ├── InvalidRequestContentException   400
     ├── AccessDeniedException            403
     ├── ResourceNotFoundException        404  (body key "Message", capitalised as AWS does)
+    ├── CodeSigningConfigNotFoundException 404
     ├── UnknownOperationException        404
     ├── ResourceConflictException        409
     ├── PreconditionFailedException      412
@@ -34,9 +35,11 @@ class LaminaError(Exception):
     message_key: ClassVar[str] = "message"
     user_type: ClassVar[str | None] = "User"
 
-    def __init__(self, message: str, **extra: Any) -> None:
+    def __init__(self, message: str, *, typed: bool = True, **extra: Any) -> None:
+        """``typed=False`` leaves ``Type`` out of the body, as some AWS answers do."""
         super().__init__(message)
         self.message = message
+        self.typed = typed
         self.extra = extra
 
     @property
@@ -46,7 +49,7 @@ class LaminaError(Exception):
     def body(self) -> dict[str, Any]:
         """The JSON document AWS sends for this error."""
         doc: dict[str, Any] = {}
-        if self.user_type is not None:
+        if self.user_type is not None and self.typed:
             doc["Type"] = self.user_type
         doc[self.message_key] = self.message
         doc.update(self.extra)
@@ -72,6 +75,11 @@ class AccessDeniedException(LaminaError):
 
 
 class ResourceNotFoundException(LaminaError):
+    status = 404
+    message_key = "Message"
+
+
+class CodeSigningConfigNotFoundException(LaminaError):
     status = 404
     message_key = "Message"
 

@@ -23,9 +23,11 @@ from lamina.api.sigv4 import Credential
 from lamina.artifacts import CodeStore
 from lamina.control import (
     AliasControl,
+    CodeSigningControl,
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    FunctionSettings,
     LayerControl,
     PermissionControl,
     TagControl,
@@ -43,6 +45,7 @@ from lamina.sandbox.diagnostics import namespace_problems
 from lamina.sandbox.namespace import NamespaceBackend
 from lamina.settings import Settings
 from lamina.store import EventStore, SqliteStore
+from lamina.store.crypto import EnvironmentCipher
 from lamina.telemetry import LogStore
 
 log = logging.getLogger("lamina")
@@ -60,7 +63,9 @@ class LaminaServer:
         data.mkdir(parents=True, exist_ok=True)
         data.chmod(0o700)
         self.runtimes = runtimes or discover(settings.runtime_overrides)
-        self.store = SqliteStore(data / "lamina.db")
+        self.store = SqliteStore(
+            data / "lamina.db", EnvironmentCipher.from_key_file(data / "keys" / "env.key")
+        )
         self.logs = LogStore(data / "logs.db")
         pycache = data / "pycache"
         self.code = CodeStore(data / "code", pycache_root=pycache)
@@ -114,6 +119,8 @@ class LaminaServer:
             tags=TagControl(self.registry),
             permissions=self.permissions,
             layers=LayerControl(self.registry, self.store),
+            code_signing=CodeSigningControl(self.registry, self.store.settings),
+            function_settings=FunctionSettings(self.registry, self.store.settings),
             credentials=credentials,
             invoker=self.invoker,
             logs=self.logs,

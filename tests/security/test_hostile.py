@@ -136,6 +136,9 @@ def test_daemons_die_with_their_environment(lambda_client, hostile):
     marker = f"300.{time.time_ns()}"
     _, outcome = attempt(lambda_client, name, "daemon", marker=marker)
     assert outcome == "daemon started", outcome
+    started = time.monotonic() + 5  # setsid(1) forks once more before it runs sleep
+    while not processes_with(marker) and time.monotonic() < started:
+        time.sleep(0.02)
     assert processes_with(marker)
 
     lambda_client.delete_function(FunctionName=name)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import (
+    code_signing,
+    function_settings,
     functions,
     invocations,
     layers,
@@ -31,9 +33,11 @@ from lamina.api.http import Receive, Request, Response, Scope, Send, json_respon
 from lamina.api.sigv4 import Credential
 from lamina.control import (
     AliasControl,
+    CodeSigningControl,
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    FunctionSettings,
     LayerControl,
     PermissionControl,
     TagControl,
@@ -66,6 +70,8 @@ class Services:
     tags: TagControl
     permissions: PermissionControl
     layers: LayerControl
+    code_signing: CodeSigningControl
+    function_settings: FunctionSettings
     credentials: Mapping[str, Credential] | None
     """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
@@ -78,14 +84,22 @@ class Services:
 _OWN_PREFIX = "/_lamina/"
 MAX_SIGNED_BODY_BYTES = 70_167_211
 """The largest request of the API (CreateFunction); routes check their own limit after."""
-_INVOCATION = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?")
+_INVOCATION = re.compile(
+    r"/2015-03-31/functions/[^/]+/invocations/?|/2014-11-13/functions/[^/]+/invoke-async/?"
+)
 _NAME = r"(?P<name>[^/]+)"
 _ALIAS = r"(?P<alias>[^/]+)"
 _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
 _LAYER = r"/2018-10-31/layers/(?P<layer>[^/]+)/versions"
 _LAYER_VERSION = rf"{_LAYER}/(?P<number>[^/]+)"
+_CSC = r"/2020-04-22/code-signing-configs"
+_CSC_ARN = rf"{_CSC}/(?P<arn>[^/]+)"
+_FUNCTION_CSC = rf"/2020-06-30/functions/{_NAME}/code-signing-config/?"
+_RUNTIME = rf"/2021-07-20/functions/{_NAME}/runtime-management-config/?"
+_RECURSION = rf"/2024-08-31/functions/{_NAME}/recursion-config/?"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
+    ("POST", rf"/2014-11-13/functions/{_NAME}/invoke-async/?", invocations.invoke_async),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
     ("GET", r"/2015-03-31/functions/?", functions.list_functions),
     ("GET", rf"/2015-03-31/functions/{_NAME}/?", functions.get_function),
@@ -143,6 +157,19 @@ _ROUTES: list[tuple[str, str, Handler]] = [
         rf"{_LAYER_VERSION}/policy/(?P<sid>[^/]+)",
         layers.remove_layer_version_permission,
     ),
+    ("POST", rf"{_CSC}/?", code_signing.create_code_signing_config),
+    ("GET", rf"{_CSC}/?", code_signing.list_code_signing_configs),
+    ("GET", rf"{_CSC_ARN}/functions/?", code_signing.list_functions_by_code_signing_config),
+    ("GET", rf"{_CSC_ARN}/?", code_signing.get_code_signing_config),
+    ("PUT", rf"{_CSC_ARN}/?", code_signing.update_code_signing_config),
+    ("DELETE", rf"{_CSC_ARN}/?", code_signing.delete_code_signing_config),
+    ("PUT", _FUNCTION_CSC, code_signing.put_function_code_signing_config),
+    ("GET", _FUNCTION_CSC, code_signing.get_function_code_signing_config),
+    ("DELETE", _FUNCTION_CSC, code_signing.delete_function_code_signing_config),
+    ("GET", _RUNTIME, function_settings.get_runtime_management_config),
+    ("PUT", _RUNTIME, function_settings.put_runtime_management_config),
+    ("GET", _RECURSION, function_settings.get_function_recursion_config),
+    ("PUT", _RECURSION, function_settings.put_function_recursion_config),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]
 
@@ -255,5 +282,6 @@ class LaminaApp:
 
 
 def _invocation(request: Request) -> bool:
-    """Invocations may come from other accounts; their authorisation is the policy's."""
+    """Invocations (Invoke, InvokeAsync) may come from other accounts; their authorisation is
+    the policy's."""
     return request.method == "POST" and bool(_INVOCATION.fullmatch(request.path))

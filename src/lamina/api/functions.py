@@ -44,7 +44,10 @@ def _code_too_large(size: int) -> Exception:
 
 async def create_function(services: Services, request: Request) -> Response:
     body = await request.json(MAX_CREATE_REQUEST_BYTES, _create_too_large)
+    code_signing = await services.code_signing.checked_for_create(body.get("CodeSigningConfigArn"))
     view = await services.registry.create(body)
+    if code_signing is not None:
+        await services.code_signing.attach(view.config.name, code_signing)
     if body.get("Publish"):
         # AWS answers with version 1's configuration under the unqualified ARN.
         published = await services.versions.publish_from(view.config, None)

@@ -1,4 +1,8 @@
-"""The Invoke route: HTTP headers and body in, an InvokeRequest down, AWS's response out."""
+"""The Invoke routes: HTTP headers and body in, an InvokeRequest down, AWS's response out.
+
+Invoke, and the legacy InvokeAsync, whose events join the same durable queue as Invoke's
+``Event`` invocations.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from lamina import arns
-from lamina.api.http import Request, Response, empty_response
+from lamina.api.http import Request, Response, empty_response, json_response
 from lamina.arns import validation_message
 from lamina.errors import (
     AccessDeniedException,
@@ -23,6 +27,8 @@ if TYPE_CHECKING:
 
 MAX_SYNC_PAYLOAD_BYTES = 6_291_456
 MAX_EVENT_PAYLOAD_BYTES = 1_048_576
+MAX_INVOKE_ASYNC_BYTES = 262_144
+"""InvokeAsync kept the old 256 KB limit of asynchronous payloads."""
 MAX_CLIENT_CONTEXT_BYTES = 3583
 _TYPES = {t.value: t for t in InvocationType}
 
@@ -73,6 +79,30 @@ async def invoke(services: Services, request: Request, name: str) -> Response:
     if result.log_tail is not None:
         headers["x-amz-log-result"] = result.log_tail.decode()
     return Response(200, result.payload, headers)
+
+
+async def invoke_async(services: Services, request: Request, name: str) -> Response:
+    """Legacy InvokeAsync: the body is the event; answered 202 once it is durably queued."""
+    function_name, qualifier = services.registry.reference(name, None)
+    await _authorise(services, request, function_name, qualifier)
+    payload = await request.body(MAX_INVOKE_ASYNC_BYTES, _invoke_async_too_large)
+    _check_json(payload)
+    await services.invoker.invoke(
+        InvokeRequest(
+            function_name=function_name,
+            qualifier=qualifier,
+            payload=payload,
+            invocation_type=InvocationType.EVENT,
+            request_id=request.request_id,
+        )
+    )
+    return json_response({"Status": 202}, status=202)
+
+
+def _invoke_async_too_large(size: int) -> Exception:
+    return RequestEntityTooLargeException(
+        f"Request must be smaller than {MAX_INVOKE_ASYNC_BYTES} bytes for the InvokeAsync operation"
+    )
 
 
 def _invocation_type(value: str | None) -> InvocationType:

@@ -61,7 +61,6 @@ def zip_package(code: object) -> bytes:
 _UNSUPPORTED = {
     "FileSystemConfigs": "file systems",
     "ImageConfig": "container images",
-    "CodeSigningConfigArn": "code signing",
 }
 
 

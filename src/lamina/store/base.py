@@ -114,3 +114,45 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the engine; safe to call twice."""
+
+
+class SettingsStore(Protocol):
+    """Code signing configurations and the small per-function settings kept beside functions.
+
+    A function's rows here are removed with the function (``Store.delete_function``).
+    """
+
+    async def put_code_signing_config(self, config_id: str, config: dict[str, Any]) -> None:
+        """Store (replace) a code signing configuration."""
+
+    async def get_code_signing_config(self, config_id: str) -> dict[str, Any] | None:
+        """A code signing configuration, or None."""
+
+    async def list_code_signing_configs(
+        self, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Configurations ordered by id, starting after ``after`` (exclusive)."""
+
+    async def delete_code_signing_config(self, config_id: str) -> bool:
+        """Remove a configuration; False if there was none."""
+
+    async def set_function_code_signing(self, name: str, config_id: str | None) -> None:
+        """Attach a configuration to a function, or detach it (None)."""
+
+    async def get_function_code_signing(self, name: str) -> str | None:
+        """The id of the configuration the function uses, or None."""
+
+    async def functions_using_code_signing(
+        self, config_id: str, after: str | None, limit: int
+    ) -> list[str]:
+        """Names of the functions using a configuration, by name, after ``after``."""
+
+    async def get_function_setting(
+        self, name: str, qualifier: str, kind: str
+    ) -> dict[str, Any] | None:
+        """One setting document of (function, qualifier), or None."""
+
+    async def put_function_setting(
+        self, name: str, qualifier: str, kind: str, config: dict[str, Any]
+    ) -> None:
+        """Store (replace) one setting document of (function, qualifier)."""

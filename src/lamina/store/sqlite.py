@@ -8,6 +8,9 @@ can drop the last few.
 The database belongs to one server process, so function configurations are also kept in memory
 after their first read and updated on every write: the invoke path reads a configuration without
 touching SQLite or decoding JSON.
+
+Environment variables are sealed in the rows (records.py, crypto.py) and plain in memory.
+``secure_delete`` zeroes what a write frees, so a replaced row leaves no old bytes behind.
 """
 
 from __future__ import annotations
@@ -22,22 +25,33 @@ from typing import Any
 
 from lamina.model import Alias, FunctionConfig, LayerVersion
 from lamina.store.base import DuplicateError
+from lamina.store.crypto import EnvironmentCipher
+from lamina.store.records import PLAIN_MARKER, ConfigCodec
+from lamina.store.sqlite_settings import FUNCTION_TABLES, SqliteSettingsStore
 
 MIGRATIONS_PACKAGE = "lamina.store.migrations"
+_CONFIG_TABLES = {"functions": ("name",), "function_versions": ("function_name", "version")}
+"""Tables of function configurations, with their key columns."""
 
 
 class SqliteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cipher: EnvironmentCipher) -> None:
+        """``cipher`` seals the functions' environment variables in the stored rows."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA secure_delete=ON")
         migrate(self._db)
+        self._codec = ConfigCodec(cipher)
+        self._seal_plain_rows()
         self._functions: dict[str, FunctionConfig] = {}
         self._versions: dict[str, FunctionConfig] = {}
         self._aliases: dict[str, Alias] = {}
+        self.settings = SqliteSettingsStore(self._db)
+        """Code signing configurations and per-function settings, on the same database."""
 
     async def get_function(self, name: str) -> FunctionConfig | None:
         cached = self._functions.get(name)
@@ -46,7 +60,7 @@ class SqliteStore:
         row = self._db.execute("SELECT config FROM functions WHERE name = ?", (name,)).fetchone()
         if row is None:
             return None
-        config = self._functions[name] = _config(row[0])
+        config = self._functions[name] = self._codec.loads(row[0])
         return config
 
     async def list_functions(self, after: str | None, limit: int) -> list[FunctionConfig]:
@@ -54,7 +68,7 @@ class SqliteStore:
             "SELECT config FROM functions WHERE name > ? ORDER BY name LIMIT ?",
             (after or "", limit),
         ).fetchall()
-        return [_config(r[0]) for r in rows]
+        return [self._codec.loads(r[0]) for r in rows]
 
     async def insert_function(self, config: FunctionConfig) -> None:
         try:
@@ -63,7 +77,7 @@ class SqliteStore:
                 " created_ms) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     config.name,
-                    json.dumps(config.to_record()),
+                    self._codec.dumps(config),
                     config.code_sha256,
                     config.code_size,
                     config.revision_id,
@@ -79,7 +93,7 @@ class SqliteStore:
             "UPDATE functions SET config = ?, code_sha256 = ?, code_size = ?, revision_id = ?"
             " WHERE name = ? AND revision_id = ?",
             (
-                json.dumps(config.to_record()),
+                self._codec.dumps(config),
                 config.code_sha256,
                 config.code_size,
                 config.revision_id,
@@ -96,14 +110,20 @@ class SqliteStore:
         row = self._db.execute(
             "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
         ).fetchone()
-        for table in ("event_invoke_configs", "function_versions", "aliases", "policies"):
+        for table in (
+            "event_invoke_configs",
+            "function_versions",
+            "aliases",
+            "policies",
+            *FUNCTION_TABLES,
+        ):
             self._db.execute(f"DELETE FROM {table} WHERE function_name = ?", (name,))
         self._functions.pop(name, None)
         prefix = f"{name}:"
         for cache in (self._versions, self._aliases):
             for key in [k for k in cache if k.startswith(prefix)]:
                 del cache[key]
-        return _config(row[0]) if row else None
+        return self._codec.loads(row[0]) if row else None
 
     async def insert_version(self, config: FunctionConfig) -> None:
         """Add a published version; DuplicateError if its number exists."""
@@ -114,7 +134,7 @@ class SqliteStore:
                 (
                     config.name,
                     int(config.version),
-                    json.dumps(config.to_record()),
+                    self._codec.dumps(config),
                     config.code_sha256,
                 ),
             )
@@ -134,7 +154,7 @@ class SqliteStore:
         ).fetchone()
         if row is None:
             return None
-        config = self._versions[key] = _config(row[0])
+        config = self._versions[key] = self._codec.loads(row[0])
         return config
 
     async def list_versions(self, name: str) -> list[FunctionConfig]:
@@ -142,13 +162,13 @@ class SqliteStore:
             "SELECT config FROM function_versions WHERE function_name = ? ORDER BY version",
             (name,),
         ).fetchall()
-        return [_config(r[0]) for r in rows]
+        return [self._codec.loads(r[0]) for r in rows]
 
     async def replace_version(self, config: FunctionConfig) -> None:
         """Store a version's state transition (Pending → Active); its content never changes."""
         self._db.execute(
             "UPDATE function_versions SET config = ? WHERE function_name = ? AND version = ?",
-            (json.dumps(config.to_record()), config.name, int(config.version)),
+            (self._codec.dumps(config), config.name, int(config.version)),
         )
         self._versions[f"{config.name}:{int(config.version)}"] = config
 
@@ -159,7 +179,7 @@ class SqliteStore:
             (name, int(version)),
         ).fetchone()
         self._versions.pop(f"{name}:{int(version)}", None)
-        return _config(row[0]) if row else None
+        return self._codec.loads(row[0]) if row else None
 
     async def put_alias(self, alias: Alias) -> None:
         self._db.execute(
@@ -347,9 +367,23 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
-
-def _config(text: str) -> FunctionConfig:
-    return FunctionConfig.from_record(json.loads(text))
+    def _seal_plain_rows(self) -> None:
+        """Seal the variables of rows written before they were sealed (by an older lamina)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for table, keys in _CONFIG_TABLES.items():
+                rows = self._db.execute(
+                    f"SELECT {', '.join(keys)}, config FROM {table} WHERE instr(config, ?) > 0",
+                    (PLAIN_MARKER,),
+                ).fetchall()
+                where = " AND ".join(f"{k} = ?" for k in keys)
+                for *key, text in rows:
+                    sealed = self._codec.dumps(self._codec.loads(text))
+                    self._db.execute(f"UPDATE {table} SET config = ? WHERE {where}", (sealed, *key))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
 
 def migrate(db: sqlite3.Connection) -> None:
