@@ -22,6 +22,7 @@ from lamina.api import (
     sigv4,
     tags,
     unimplemented,
+    url_configs,
     versions,
 )
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
@@ -33,6 +34,7 @@ from lamina.control import (
     ConcurrencyControl,
     EventInvokeConfigs,
     FunctionRegistry,
+    FunctionUrlControl,
     PermissionControl,
     TagControl,
     VersionControl,
@@ -63,6 +65,7 @@ class Services:
     aliases: AliasControl
     tags: TagControl
     permissions: PermissionControl
+    urls: FunctionUrlControl
     credentials: Mapping[str, Credential] | None
     """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
@@ -79,6 +82,7 @@ _INVOCATION = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?")
 _NAME = r"(?P<name>[^/]+)"
 _ALIAS = r"(?P<alias>[^/]+)"
 _EIC = rf"/2019-09-25/functions/{_NAME}/event-invoke-config"
+_URL = rf"/2021-10-31/functions/{_NAME}/url"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
@@ -126,6 +130,11 @@ _ROUTES: list[tuple[str, str, Handler]] = [
         rf"/2017-10-31/functions/{_NAME}/concurrency/?",
         functions.delete_function_concurrency,
     ),
+    ("POST", rf"{_URL}/?", url_configs.create_function_url_config),
+    ("GET", rf"{_URL}/?", url_configs.get_function_url_config),
+    ("PUT", rf"{_URL}/?", url_configs.update_function_url_config),
+    ("DELETE", rf"{_URL}/?", url_configs.delete_function_url_config),
+    ("GET", rf"{_URL}s/?", url_configs.list_function_url_configs),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]
 

@@ -26,7 +26,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("POST", r"/2025-11-30/capacity-providers/?", "CreateCapacityProvider", ""),
     ("POST", r"/2020-04-22/code-signing-configs/?", "CreateCodeSigningConfig", ""),
     ("POST", r"/2015-03-31/event-source-mappings/?", "CreateEventSourceMapping", ""),
-    ("POST", r"/2021-10-31/functions/[^/]+/url/?", "CreateFunctionUrlConfig", ""),
     ("DELETE", r"/2025-11-30/capacity-providers/[^/]+/?", "DeleteCapacityProvider", ""),
     ("DELETE", r"/2020-04-22/code-signing-configs/[^/]+/?", "DeleteCodeSigningConfig", ""),
     ("DELETE", r"/2025-12-01/durable-executions/[^/]+/?", "DeleteDurableExecution", ""),
@@ -37,7 +36,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "DeleteFunctionCodeSigningConfig",
         "",
     ),
-    ("DELETE", r"/2021-10-31/functions/[^/]+/url/?", "DeleteFunctionUrlConfig", ""),
     ("DELETE", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "DeleteLayerVersion", ""),
     (
         "DELETE",
@@ -65,7 +63,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "GetFunctionScalingConfig",
         "",
     ),
-    ("GET", r"/2021-10-31/functions/[^/]+/url/?", "GetFunctionUrlConfig", ""),
     ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/?", "GetLayerVersion", ""),
     ("GET", r"/2018-10-31/layers/[^/]+/versions/[^/]+/policy/?", "GetLayerVersionPolicy", ""),
     (
@@ -97,7 +94,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("GET", r"/2015-03-31/event-source-mappings/?", "ListEventSourceMappings", ""),
-    ("GET", r"/2021-10-31/functions/[^/]+/urls/?", "ListFunctionUrlConfigs", ""),
     (
         "GET",
         r"/2025-11-30/capacity-providers/[^/]+/function-versions/?",
@@ -169,7 +165,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("PUT", r"/2025-11-30/capacity-providers/[^/]+/?", "UpdateCapacityProvider", ""),
     ("PUT", r"/2020-04-22/code-signing-configs/[^/]+/?", "UpdateCodeSigningConfig", ""),
     ("PUT", r"/2015-03-31/event-source-mappings/[^/]+/?", "UpdateEventSourceMapping", ""),
-    ("PUT", r"/2021-10-31/functions/[^/]+/url/?", "UpdateFunctionUrlConfig", ""),
 ]
 
 UNIMPLEMENTED = [
