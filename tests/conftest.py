@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import io
 import json
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -135,6 +137,63 @@ def signed_headers(
     request = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers or {})
     SigV4Auth(Credentials(*key), service, "us-east-1").add_auth(request)
     return dict(request.headers.items())
+
+
+@dataclass
+class UrlResponse:
+    """What a function URL answered; header names lower-case, repeated ones repeated."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = self.all(name)
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return [v for n, v in self.headers if n == name]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call_url(
+    function_url: str,
+    path: str = "/",
+    method: str = "GET",
+    body: bytes = b"",
+    headers: list[tuple[str, str]] | dict[str, str] | None = None,
+    *,
+    form: str = "host",
+) -> UrlResponse:
+    """Send one request to a function URL on 127.0.0.1, naming it by the Host header (``host``,
+    as a browser resolving ``*.localhost`` would) or by lamina's path form (``path``)."""
+    parsed = urllib.parse.urlsplit(function_url)
+    assert parsed.hostname is not None and parsed.port is not None
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    if form == "host":
+        target, host = path, parsed.netloc
+    else:
+        target, host = (
+            f"/_lamina/urls/{parsed.hostname.split('.')[0]}{path}",
+            f"127.0.0.1:{parsed.port}",
+        )
+    connection = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=120)
+    try:
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        if not any(name.lower() == "host" for name, _ in pairs):
+            connection.putheader("Host", host)
+        for name, value in pairs:
+            connection.putheader(name, value)
+        if body or method in ("POST", "PUT", "PATCH"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
+        response = connection.getresponse()
+        received = [(n.lower(), v) for n, v in response.getheaders()]
+        return UrlResponse(response.status, received, response.read())
+    finally:
+        connection.close()
 
 
 def client_for(endpoint: str, service: str = "lambda", **config: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, client_for, handler_zip, wait_active
+from tests.conftest import ROLE, call_url, client_for, handler_zip, wait_active
 
 SOURCE = "def handler(event, context):\n    return 'hi'\n"
 URL = re.compile(r"http://([a-z0-9]{32})\.lambda-url\.us-east-1\.localhost:(\d+)/")
@@ -296,7 +296,7 @@ def test_deleting_an_alias_deletes_its_url(lambda_client, make_function):
     )
 
 
-def test_urls_survive_a_restart(start_server):
+def test_urls_survive_a_restart_and_still_serve(start_server):
     server = start_server()
     client = client_for(server.endpoint)
     client.create_function(
@@ -305,6 +305,10 @@ def test_urls_survive_a_restart(start_server):
     )  # fmt: skip
     wait_active(client, "kept")
     created = client.create_function_url_config(FunctionName="kept", AuthType="NONE")
+    client.add_permission(
+        FunctionName="kept", StatementId="url", Action="lambda:InvokeFunctionUrl",
+        Principal="*", FunctionUrlAuthType="NONE",
+    )  # fmt: skip
 
     server.stop()
     server.start()
@@ -314,3 +318,5 @@ def test_urls_survive_a_restart(start_server):
         created["FunctionUrl"],
         created["CreationTime"],
     )
+    answered = call_url(got["FunctionUrl"])
+    assert (answered.status, answered.body) == (200, b"hi")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import (
+    function_urls,
     functions,
     invocations,
     logs,
@@ -192,6 +193,9 @@ class LaminaApp:
         await response.send(send, request.request_id)
 
     async def _dispatch(self, request: Request, is_logs_api: bool) -> Response:
+        url_id = function_urls.url_id_of_host(request.host, self.services.region)
+        if url_id is not None:
+            return await function_urls.serve_host(self.services, request, url_id)
         if request.path.startswith(_OWN_PREFIX):
             return await self._own_route(request)
         await self._authenticate(request, "logs" if is_logs_api else "lambda")
@@ -201,9 +205,12 @@ class LaminaApp:
         return await handler(self.services, request, **params)
 
     async def _own_route(self, request: Request) -> Response:
-        """lamina's own routes: no SigV4 (code links carry their own signature)."""
+        """lamina's own routes: no SigV4 (code links carry their own signature, function URLs
+        are authorised by their AuthType)."""
         if request.path == "/_lamina/health":
             return json_response({"status": "ok"})
+        if request.path.startswith(function_urls.PATH_PREFIX):
+            return await function_urls.serve_path(self.services, request)
         if request.path == "/_lamina/stats":
             await self._authenticate(request, "lambda")
             return json_response(self.services.invoker.stats())
