@@ -136,6 +136,15 @@ def _statement(sid: str, body: Mapping[str, Any], resource: str) -> dict[str, An
         "Resource": resource,
     }
     condition: dict[str, dict[str, str]] = {}
+    auth_type = body.get("FunctionUrlAuthType")
+    if auth_type is not None and auth_type not in ("NONE", "AWS_IAM"):
+        raise ValidationException(
+            arns.validation_message(
+                str(auth_type),
+                "functionUrlAuthType",
+                "Member must satisfy enum value set: [AWS_IAM, NONE]",
+            )
+        )
     for member, operator, key in _CONDITIONS:
         if body.get(member):
             condition.setdefault(operator, {})[key] = str(body[member])
