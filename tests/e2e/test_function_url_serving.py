@@ -276,6 +276,14 @@ def test_an_unknown_url_is_403_with_a_null_message(lamina_server, form):
     assert answered.header("x-amzn-errortype") == "AccessDeniedException"
 
 
+def test_a_url_id_under_another_region_is_unknown(echo_url):
+    elsewhere = echo_url.replace(".us-east-1.", ".eu-west-1.")
+
+    answered = call_url(elsewhere)
+
+    assert (answered.status, answered.body) == (403, b'{"Message":null}')
+
+
 def test_a_deleted_functions_url_stops_answering(lambda_client, make_function):
     name = make_function(ECHO)
     url = public_url(lambda_client, name)

@@ -193,9 +193,9 @@ class LaminaApp:
         await response.send(send, request.request_id)
 
     async def _dispatch(self, request: Request, is_logs_api: bool) -> Response:
-        url_id = function_urls.url_id_of_host(request.host, self.services.region)
-        if url_id is not None:
-            return await function_urls.serve_host(self.services, request, url_id)
+        url = function_urls.host_url(request.host)
+        if url is not None:
+            return await function_urls.serve_host(self.services, request, *url)
         if request.path.startswith(_OWN_PREFIX):
             return await self._own_route(request)
         await self._authenticate(request, "logs" if is_logs_api else "lambda")

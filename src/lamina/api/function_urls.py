@@ -47,15 +47,19 @@ _HOST = re.compile(r"([a-z0-9]{32})\.lambda-url\.([a-z0-9-]+)\.localhost(?::\d+)
 _PATH = re.compile(r"/_lamina/urls/([a-z0-9]{32})(/.*)?", re.DOTALL)
 
 
-def url_id_of_host(host: str, region: str) -> str | None:
-    """The url-id a Host header names, or None (cheap for every other request)."""
+def host_url(host: str) -> tuple[str, str] | None:
+    """(url-id, region) of a function URL's host name, or None (cheap for every other
+    request: they have no ``.lambda-url.`` in their Host header)."""
     if ".lambda-url." not in host:
         return None
     found = _HOST.fullmatch(host.lower())
-    return found[1] if found and found[2] == region else None
+    return (found[1], found[2]) if found else None
 
 
-async def serve_host(services: Services, request: Request, url_id: str) -> Response:
+async def serve_host(services: Services, request: Request, url_id: str, region: str) -> Response:
+    """A request by host name; the URL of another region is as unknown as a wrong id."""
+    if region != services.region:
+        return _error(403, "AccessDeniedException", None)
     raw = request.scope.get("raw_path", request.path.encode()).decode("latin-1")
     return await serve(services, request, url_id, raw or "/", request.path or "/")
 
