@@ -10,20 +10,25 @@ each so that all see the same machine conditions:
 - **URL, path form**: ``POST /_lamina/urls/<url-id>/``.
 
 The URL's event is the 2.0 event (about 1 KB with the request's headers), so its requests move
-more bytes both ways than Invoke's 11-byte event. Prints the distributions in milliseconds.
+more bytes both ways than Invoke's 11-byte event. Prints the distributions in milliseconds and
+rewrites the block between the ``function-url`` markers of docs/benchmarks.md (unless
+``--no-write``).
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks import measures
+from benchmarks.sandbox_cost import write_block
 from benchmarks.servers import lamina_server
 from benchmarks.stats import Summary
 
 NAME = "url-bench"
+BEGIN, END = "<!-- function-url -->", "<!-- /function-url -->"
 
 
 def _deploy(endpoint: str) -> str:
@@ -66,15 +71,38 @@ def run(count: int, warmup: int) -> dict[str, Summary]:
     return {what: s for (_, _, what), s in zip(targets, summaries, strict=True)}
 
 
+def render(results: dict[str, Summary], count: int) -> str:
+    rows = [
+        BEGIN,
+        "### Function URLs, warm",
+        "",
+        f"`python -m benchmarks.function_url` ({time.strftime('%Y-%m-%d %H:%M')} UTC): the no-op "
+        f"function at {measures.MEMORY_MB} MB, {count} sequential requests per target over one "
+        "keep-alive connection each, interleaved; the URL is public (AuthType NONE).",
+        "",
+        "| target | p50 ms | p90 ms | p99 ms | mean ms |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for what, s in results.items():
+        rows.append(
+            f"| {what} | {s.p50_ms:.3f} | {s.p90_ms:.3f} | {s.p99_ms:.3f} | {s.mean_ms:.3f} |"
+        )
+    rows.append(END)
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.function_url")
     parser.add_argument("--count", type=int, default=2000, help="measured requests per target")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests first")
+    parser.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
     results = run(args.count, args.warmup)
     print(f"{'target':<16} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for what, s in results.items():
         print(f"{what:<16} {s.p50_ms:8.3f} {s.p90_ms:8.3f} {s.p99_ms:8.3f} {s.mean_ms:8.3f}")
+    if not args.no_write:
+        write_block(BEGIN, END, render(results, args.count))
     return 0
 
 
