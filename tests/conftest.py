@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import sys
 import textwrap
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -149,6 +151,25 @@ class RawResponse:
         return json.loads(self.body)
 
 
+@dataclass
+class UrlResponse:
+    """What a function URL answered; header names lower-case, repeated ones repeated."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = self.all(name)
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return [v for n, v in self.headers if n == name]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
 def signed_request(
     endpoint: str,
     method: str,
@@ -171,6 +192,44 @@ def signed_request(
 
 def _lower(headers: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
+
+
+def call_url(
+    function_url: str,
+    path: str = "/",
+    method: str = "GET",
+    body: bytes = b"",
+    headers: list[tuple[str, str]] | dict[str, str] | None = None,
+    *,
+    form: str = "host",
+) -> UrlResponse:
+    """Send one request to a function URL on 127.0.0.1, naming it by the Host header (``host``,
+    as a browser resolving ``*.localhost`` would) or by lamina's path form (``path``)."""
+    parsed = urllib.parse.urlsplit(function_url)
+    assert parsed.hostname is not None and parsed.port is not None
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    if form == "host":
+        target, host = path, parsed.netloc
+    else:
+        target, host = (
+            f"/_lamina/urls/{parsed.hostname.split('.')[0]}{path}",
+            f"127.0.0.1:{parsed.port}",
+        )
+    connection = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=120)
+    try:
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        if not any(name.lower() == "host" for name, _ in pairs):
+            connection.putheader("Host", host)
+        for name, value in pairs:
+            connection.putheader(name, value)
+        if body or method in ("POST", "PUT", "PATCH"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
+        response = connection.getresponse()
+        received = [(n.lower(), v) for n, v in response.getheaders()]
+        return UrlResponse(response.status, received, response.read())
+    finally:
+        connection.close()
 
 
 def client_for(endpoint: str, service: str = "lambda", **config: Any) -> Any:

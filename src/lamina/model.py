@@ -192,6 +192,32 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class FunctionUrlConfig:
+    """A function URL: a dedicated HTTP endpoint for a function or one of its aliases."""
+
+    url_id: str
+    """32 lower-case letters and digits: the first label of the URL's host name."""
+    function_name: str
+    qualifier: str
+    """The alias the URL invokes, or '' for the unqualified function."""
+    auth_type: str
+    """``NONE`` or ``AWS_IAM``."""
+    creation_time: str
+    last_modified_time: str
+    cors: dict[str, Any] | None = None
+    """The Cors structure as the API shows it (AllowOrigins, AllowMethods …), or None."""
+    invoke_mode: str = "BUFFERED"
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> FunctionUrlConfig:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in record.items() if k in known})
+
+
+@dataclass(frozen=True)
 class InvokeRequest:
     """A parsed Invoke call, free of HTTP."""
 

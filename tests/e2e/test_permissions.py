@@ -149,6 +149,7 @@ def test_policies_are_per_qualifier_and_latest_is_refused(lambda_client, make_fu
         ({"Principal": "not a principal"}, "InvalidParameterValueException"),
         ({"StatementId": "has.dot"}, "ValidationException"),
         ({"RevisionId": "stale"}, "PreconditionFailedException"),
+        ({"FunctionUrlAuthType": "BASIC"}, "ValidationException"),
     ],
 )
 def test_bad_permissions_are_refused_and_nothing_is_stored(

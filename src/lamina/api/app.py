@@ -17,6 +17,7 @@ from typing import Any
 from lamina.api import (
     code_signing,
     function_settings,
+    function_urls,
     functions,
     invocations,
     layers,
@@ -25,6 +26,7 @@ from lamina.api import (
     sigv4,
     tags,
     unimplemented,
+    url_configs,
     versions,
 )
 from lamina.api.code_urls import PATH_PREFIX, CodeUrlSigner
@@ -38,6 +40,7 @@ from lamina.control import (
     EventInvokeConfigs,
     FunctionRegistry,
     FunctionSettings,
+    FunctionUrlControl,
     LayerControl,
     PermissionControl,
     TagControl,
@@ -72,6 +75,7 @@ class Services:
     layers: LayerControl
     code_signing: CodeSigningControl
     function_settings: FunctionSettings
+    urls: FunctionUrlControl
     credentials: Mapping[str, Credential] | None
     """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
@@ -97,6 +101,7 @@ _CSC_ARN = rf"{_CSC}/(?P<arn>[^/]+)"
 _FUNCTION_CSC = rf"/2020-06-30/functions/{_NAME}/code-signing-config/?"
 _RUNTIME = rf"/2021-07-20/functions/{_NAME}/runtime-management-config/?"
 _RECURSION = rf"/2024-08-31/functions/{_NAME}/recursion-config/?"
+_URL = rf"/2021-10-31/functions/{_NAME}/url"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", rf"/2014-11-13/functions/{_NAME}/invoke-async/?", invocations.invoke_async),
@@ -170,6 +175,11 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", _RUNTIME, function_settings.put_runtime_management_config),
     ("GET", _RECURSION, function_settings.get_function_recursion_config),
     ("PUT", _RECURSION, function_settings.put_function_recursion_config),
+    ("POST", rf"{_URL}/?", url_configs.create_function_url_config),
+    ("GET", rf"{_URL}/?", url_configs.get_function_url_config),
+    ("PUT", rf"{_URL}/?", url_configs.update_function_url_config),
+    ("DELETE", rf"{_URL}/?", url_configs.delete_function_url_config),
+    ("GET", rf"{_URL}s/?", url_configs.list_function_url_configs),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]
 
@@ -227,6 +237,9 @@ class LaminaApp:
         await response.send(send, request.request_id)
 
     async def _dispatch(self, request: Request, is_logs_api: bool) -> Response:
+        url = function_urls.host_url(request.host)
+        if url is not None:
+            return await function_urls.serve_host(self.services, request, *url)
         if request.path.startswith(_OWN_PREFIX):
             return await self._own_route(request)
         await self._authenticate(request, "logs" if is_logs_api else "lambda")
@@ -236,9 +249,12 @@ class LaminaApp:
         return await handler(self.services, request, **params)
 
     async def _own_route(self, request: Request) -> Response:
-        """lamina's own routes: no SigV4 (code links carry their own signature)."""
+        """lamina's own routes: no SigV4 (code links carry their own signature, function URLs
+        are authorised by their AuthType)."""
         if request.path == "/_lamina/health":
             return json_response({"status": "ok"})
+        if request.path.startswith(function_urls.PATH_PREFIX):
+            return await function_urls.serve_path(self.services, request)
         if request.path == "/_lamina/stats":
             await self._authenticate(request, "lambda")
             return json_response(self.services.invoker.stats())

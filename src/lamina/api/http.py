@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -113,6 +113,8 @@ class Response:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     content_type: str | None = "application/json"
+    header_pairs: Sequence[tuple[str, str]] = ()
+    """More headers, a name possibly repeated (Set-Cookie of function URLs)."""
 
     async def send(self, send: Send, request_id: str) -> None:
         headers = [
@@ -122,6 +124,8 @@ class Response:
         if self.content_type is not None:
             headers.append((b"content-type", self.content_type.encode()))
         headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items())
+        if self.header_pairs:
+            headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in self.header_pairs)
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
 

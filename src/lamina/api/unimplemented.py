@@ -23,11 +23,9 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ),
     ("POST", r"/2025-11-30/capacity-providers/?", "CreateCapacityProvider", ""),
     ("POST", r"/2015-03-31/event-source-mappings/?", "CreateEventSourceMapping", ""),
-    ("POST", r"/2021-10-31/functions/[^/]+/url/?", "CreateFunctionUrlConfig", ""),
     ("DELETE", r"/2025-11-30/capacity-providers/[^/]+/?", "DeleteCapacityProvider", ""),
     ("DELETE", r"/2025-12-01/durable-executions/[^/]+/?", "DeleteDurableExecution", ""),
     ("DELETE", r"/2015-03-31/event-source-mappings/[^/]+/?", "DeleteEventSourceMapping", ""),
-    ("DELETE", r"/2021-10-31/functions/[^/]+/url/?", "DeleteFunctionUrlConfig", ""),
     (
         "DELETE",
         r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
@@ -46,7 +44,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "GetFunctionScalingConfig",
         "",
     ),
-    ("GET", r"/2021-10-31/functions/[^/]+/url/?", "GetFunctionUrlConfig", ""),
     (
         "GET",
         r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
@@ -68,7 +65,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("GET", r"/2015-03-31/event-source-mappings/?", "ListEventSourceMappings", ""),
-    ("GET", r"/2021-10-31/functions/[^/]+/urls/?", "ListFunctionUrlConfigs", ""),
     (
         "GET",
         r"/2025-11-30/capacity-providers/[^/]+/function-versions/?",
@@ -111,7 +107,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("POST", r"/2025-12-01/durable-executions/[^/]+/stop/?", "StopDurableExecution", ""),
     ("PUT", r"/2025-11-30/capacity-providers/[^/]+/?", "UpdateCapacityProvider", ""),
     ("PUT", r"/2015-03-31/event-source-mappings/[^/]+/?", "UpdateEventSourceMapping", ""),
-    ("PUT", r"/2021-10-31/functions/[^/]+/url/?", "UpdateFunctionUrlConfig", ""),
 ]
 
 UNIMPLEMENTED = [

@@ -1,4 +1,4 @@
-"""The control plane: functions, versions, aliases and their settings, and the checks on them."""
+"""The control plane: functions, versions, aliases, URLs, their settings and their checks."""
 
 from lamina.control.aliases import AliasControl
 from lamina.control.async_config import EventInvokeConfigs
@@ -9,6 +9,7 @@ from lamina.control.functions import FunctionRegistry, FunctionView
 from lamina.control.layers import LayerControl
 from lamina.control.permissions import PermissionControl
 from lamina.control.tags import TagControl
+from lamina.control.urls import FunctionUrlControl
 from lamina.control.versions import VersionControl
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "EventInvokeConfigs",
     "FunctionRegistry",
     "FunctionSettings",
+    "FunctionUrlControl",
     "FunctionView",
     "LayerControl",
     "PermissionControl",

@@ -7,9 +7,11 @@ a statement gives the function a new one.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lamina import arns
@@ -85,12 +87,22 @@ class PermissionControl:
         policy = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
         return {"Policy": json.dumps(policy), "RevisionId": latest.revision_id}
 
-    async def grants(self, name: str, qualifier: str | None, caller: str, action: str) -> bool:
-        """Whether the policy lets the principal ``caller`` (an IAM ARN) perform ``action``."""
-        account = caller.split(":")[4] if caller.count(":") >= 5 else caller
+    async def grants(
+        self,
+        name: str,
+        qualifier: str | None,
+        caller: str | None,
+        action: str,
+        context: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Whether the policy lets ``caller`` (an IAM ARN, None for an anonymous caller)
+        perform ``action``. A statement with a Condition applies only when every key it names
+        is in ``context`` (lower-case condition keys → the request's values) with a value it
+        accepts: ``lambda:FunctionUrlAuthType`` for function URLs, for example."""
+        request = Caller(caller, _account(caller), action, context or {})
         for scope in {qualifier or "", ""}:
             for statement in await self.store.get_policy(name, scope):
-                if _matches(statement, caller, account, action):
+                if _matches(statement, request):
                     return True
         return False
 
@@ -124,6 +136,15 @@ def _statement(sid: str, body: Mapping[str, Any], resource: str) -> dict[str, An
         "Resource": resource,
     }
     condition: dict[str, dict[str, str]] = {}
+    auth_type = body.get("FunctionUrlAuthType")
+    if auth_type is not None and auth_type not in ("NONE", "AWS_IAM"):
+        raise ValidationException(
+            arns.validation_message(
+                str(auth_type),
+                "functionUrlAuthType",
+                "Member must satisfy enum value set: [AWS_IAM, NONE]",
+            )
+        )
     for member, operator, key in _CONDITIONS:
         if body.get(member):
             condition.setdefault(operator, {})[key] = str(body[member])
@@ -172,13 +193,62 @@ def _check_revision(current: str, given: object) -> None:
         )
 
 
-def _matches(statement: Mapping[str, Any], caller: str, account: str, action: str) -> bool:
-    if statement.get("Effect") != "Allow" or statement.get("Condition"):
+def _account(caller: str | None) -> str | None:
+    if caller is None:
+        return None
+    return caller.split(":")[4] if caller.count(":") >= 5 else caller
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks for what, with the request's condition keys (lower-case names)."""
+
+    principal: str | None
+    account: str | None
+    action: str
+    context: Mapping[str, str]
+
+
+def _matches(statement: Mapping[str, Any], caller: Caller) -> bool:
+    if statement.get("Effect") != "Allow":
         return False
-    if statement.get("Action") not in (action, "lambda:*", "*"):
+    if statement.get("Action") not in (caller.action, "lambda:*", "*"):
+        return False
+    if not _conditions_hold(statement.get("Condition"), caller.context):
         return False
     principal = statement.get("Principal")
     if principal == "*":
         return True
     allowed = principal.get("AWS") if isinstance(principal, Mapping) else None
-    return allowed in (caller, f"arn:aws:iam::{account}:root")
+    return caller.principal is not None and allowed in (
+        caller.principal,
+        f"arn:aws:iam::{caller.account}:root",
+    )
+
+
+def _conditions_hold(condition: object, context: Mapping[str, str]) -> bool:
+    """Every condition of the statement is met by the request's keys; unknown operators and
+    keys the request lacks are not met, so a statement never applies by accident."""
+    if not condition:
+        return True
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, pairs in condition.items():
+        if not isinstance(pairs, Mapping):
+            return False
+        for key, expected in pairs.items():
+            actual = context.get(str(key).lower())
+            if actual is None or not _compare(operator, actual, expected):
+                return False
+    return True
+
+
+def _compare(operator: str, actual: str, expected: object) -> bool:
+    values = expected if isinstance(expected, list) else [expected]
+    if operator == "StringEquals":
+        return actual in values
+    if operator == "Bool":
+        return actual.lower() in (str(v).lower() for v in values)
+    if operator == "ArnLike":
+        return any(fnmatch.fnmatchcase(actual, str(v)) for v in values)
+    return False

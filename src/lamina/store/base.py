@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lamina.errors import InternalError
-from lamina.model import Alias, FunctionConfig, LayerVersion
+from lamina.model import Alias, FunctionConfig, FunctionUrlConfig, LayerVersion
 
 
 class DuplicateError(InternalError):
@@ -63,7 +63,7 @@ class Store(Protocol):
         """The function's aliases, by name."""
 
     async def delete_alias(self, name: str, alias: str) -> bool:
-        """Remove an alias; False if there was none."""
+        """Remove an alias and its function URL; False if there was no alias."""
 
     async def get_policy(self, name: str, qualifier: str) -> list[dict[str, Any]]:
         """The statements of a function's (qualifier '') or a qualifier's policy; [] if none."""
@@ -111,6 +111,25 @@ class Store(Protocol):
 
     async def list_event_invoke_configs(self, name: str) -> list[tuple[str, dict[str, Any]]]:
         """(qualifier, settings) of every qualifier of the function that has some."""
+
+    async def insert_function_url(self, url: FunctionUrlConfig) -> None:
+        """Add a function URL; DuplicateError if (function, qualifier) already has one."""
+
+    async def replace_function_url(self, url: FunctionUrlConfig) -> None:
+        """Store a changed configuration of an existing function URL (same url_id)."""
+
+    async def get_function_url(self, name: str, qualifier: str) -> FunctionUrlConfig | None:
+        """The URL of the function (qualifier '') or of one of its aliases, or None."""
+
+    async def function_url_by_id(self, url_id: str) -> FunctionUrlConfig | None:
+        """The URL whose host name starts with ``url_id``, or None: the lookup of every request
+        a URL serves, so engines answer it from memory once they have seen it."""
+
+    async def list_function_urls(self, name: str) -> list[FunctionUrlConfig]:
+        """The function's URLs, the unqualified one first, then by alias name."""
+
+    async def delete_function_url(self, name: str, qualifier: str) -> bool:
+        """Remove a URL; False if there was none."""
 
     def close(self) -> None:
         """Release the engine; safe to call twice."""

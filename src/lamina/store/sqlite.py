@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lamina.model import Alias, FunctionConfig, LayerVersion
+from lamina.model import Alias, FunctionConfig, FunctionUrlConfig, LayerVersion
 from lamina.store.base import DuplicateError
 from lamina.store.crypto import EnvironmentCipher
 from lamina.store.records import PLAIN_MARKER, ConfigCodec
@@ -52,6 +52,8 @@ class SqliteStore:
         self._aliases: dict[str, Alias] = {}
         self.settings = SqliteSettingsStore(self._db)
         """Code signing configurations and per-function settings, on the same database."""
+        self._urls: dict[str, FunctionUrlConfig] = {}
+        """Function URLs by url_id, as requests to them have been served."""
 
     async def get_function(self, name: str) -> FunctionConfig | None:
         cached = self._functions.get(name)
@@ -110,15 +112,18 @@ class SqliteStore:
         row = self._db.execute(
             "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
         ).fetchone()
-        for table in (
+        tables = (
             "event_invoke_configs",
             "function_versions",
             "aliases",
             "policies",
+            "function_urls",
             *FUNCTION_TABLES,
-        ):
+        )
+        for table in tables:
             self._db.execute(f"DELETE FROM {table} WHERE function_name = ?", (name,))
         self._functions.pop(name, None)
+        self._forget_urls(name, None)
         prefix = f"{name}:"
         for cache in (self._versions, self._aliases):
             for key in [k for k in cache if k.startswith(prefix)]:
@@ -223,6 +228,7 @@ class SqliteStore:
             "DELETE FROM aliases WHERE function_name = ? AND name = ?", (name, alias)
         )
         self._aliases.pop(f"{name}:{alias}", None)
+        await self.delete_function_url(name, alias)
         return cursor.rowcount > 0
 
     async def get_policy(self, name: str, qualifier: str) -> list[dict[str, Any]]:
@@ -364,6 +370,63 @@ class SqliteStore:
         ).fetchall()
         return [(r[0], dict(json.loads(r[1]))) for r in rows]
 
+    async def insert_function_url(self, url: FunctionUrlConfig) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO function_urls (url_id, function_name, qualifier, config)"
+                " VALUES (?, ?, ?, ?)",
+                (url.url_id, url.function_name, url.qualifier, json.dumps(url.to_record())),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(f"{url.function_name}:{url.qualifier}") from exc
+
+    async def replace_function_url(self, url: FunctionUrlConfig) -> None:
+        self._db.execute(
+            "UPDATE function_urls SET config = ? WHERE url_id = ?",
+            (json.dumps(url.to_record()), url.url_id),
+        )
+        self._urls.pop(url.url_id, None)
+
+    async def get_function_url(self, name: str, qualifier: str) -> FunctionUrlConfig | None:
+        row = self._db.execute(
+            "SELECT config FROM function_urls WHERE function_name = ? AND qualifier = ?",
+            (name, qualifier),
+        ).fetchone()
+        return _url(row[0]) if row else None
+
+    async def function_url_by_id(self, url_id: str) -> FunctionUrlConfig | None:
+        cached = self._urls.get(url_id)
+        if cached is not None:
+            return cached
+        row = self._db.execute(
+            "SELECT config FROM function_urls WHERE url_id = ?", (url_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        url = self._urls[url_id] = _url(row[0])
+        return url
+
+    async def list_function_urls(self, name: str) -> list[FunctionUrlConfig]:
+        rows = self._db.execute(
+            "SELECT config FROM function_urls WHERE function_name = ? ORDER BY qualifier",
+            (name,),
+        ).fetchall()
+        return [_url(r[0]) for r in rows]
+
+    async def delete_function_url(self, name: str, qualifier: str) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM function_urls WHERE function_name = ? AND qualifier = ?",
+            (name, qualifier),
+        )
+        self._forget_urls(name, qualifier)
+        return cursor.rowcount > 0
+
+    def _forget_urls(self, name: str, qualifier: str | None) -> None:
+        """Drop cached URLs of a function (all of them when ``qualifier`` is None)."""
+        for url_id, url in list(self._urls.items()):
+            if url.function_name == name and qualifier in (None, url.qualifier):
+                del self._urls[url_id]
+
     def close(self) -> None:
         self._db.close()
 
@@ -384,6 +447,10 @@ class SqliteStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _url(text: str) -> FunctionUrlConfig:
+    return FunctionUrlConfig.from_record(json.loads(text))
 
 
 def migrate(db: sqlite3.Connection) -> None:
