@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 from pathlib import Path
+from typing import Any
 
 from lamina.sandbox import zygote
 from tests.conftest import (
@@ -144,6 +145,17 @@ def test_a_dead_zygote_is_replaced(proven_isolated, start_server):
     assert len(after) == 1 and after != before
 
 
+def scan_for(client: Any, scanner: str, secret: str) -> dict[str, Any]:
+    """Ask ``scanner`` (SCAN_OWN_MEMORY) how often ``secret`` is in its memory."""
+    data = secret.encode()
+    event = {
+        "digest": hashlib.sha256(data).hexdigest(),
+        "masked_prefix": bytes(b ^ 0x5A for b in data[:6]).hex(),
+        "length": len(data),
+    }
+    return dict(invoke(client, scanner, event)[1])
+
+
 def test_no_function_settings_reach_another_functions_memory(
     proven_isolated, lambda_client, make_function
 ):
@@ -152,16 +164,7 @@ def test_no_function_settings_reach_another_functions_memory(
     invoke(lambda_client, owner, {})  # its environment is forked from the zygote
     scanner = make_function(SCAN_OWN_MEMORY, MemorySize=512, Timeout=30)
 
-    data = secret.encode()
-    _, result = invoke(
-        lambda_client,
-        scanner,
-        {
-            "digest": hashlib.sha256(data).hexdigest(),
-            "masked_prefix": bytes(b ^ 0x5A for b in data[:6]).hex(),
-            "length": len(data),
-        },
-    )
+    result = scan_for(lambda_client, scanner, secret)
 
     assert result["scanned_mb"] > 0, result
     assert result["found"] == 0, result
@@ -177,17 +180,8 @@ def test_the_secret_scan_finds_a_secret_that_is_there(
         SCAN_OWN_MEMORY, MemorySize=512, Timeout=30,
         Environment={"Variables": {"OWN_SECRET": secret}},
     )  # fmt: skip
-    data = secret.encode()
 
-    _, result = invoke(
-        lambda_client,
-        scanner,
-        {
-            "digest": hashlib.sha256(data).hexdigest(),
-            "masked_prefix": bytes(b ^ 0x5A for b in data[:6]).hex(),
-            "length": len(data),
-        },
-    )
+    result = scan_for(lambda_client, scanner, secret)
 
     assert result.get("found", 0) >= 1, result
 
