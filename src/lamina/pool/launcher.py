@@ -16,6 +16,7 @@ from pathlib import Path
 from lamina import arns
 from lamina.errors import SandboxError
 from lamina.model import FunctionConfig
+from lamina.pool.commands import command_for
 from lamina.pool.environment import Environment, LogTarget
 from lamina.pool.sdk import SDK_MIN_PYTHON, runtime_version
 from lamina.runtimes import RuntimeCatalog
@@ -73,19 +74,19 @@ class Launcher:
             opt_dir=await self._layers_dir(config),
         )
         view = self.backend.view(mounts)
-        argv = [view.interpreter, "-s", f"{view.runtime_dir}/python/bootstrap.py"]
-        if view.pycache_dir is not None:
-            # Compiled function code goes here, not into the shared read-only code tree.
-            argv.append(f"--pycache-prefix={view.pycache_dir}")
+        try:
+            command = command_for(runtime, view)
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from exc
         spec = SandboxSpec(
             environment_id=environment_id,
-            argv=tuple(argv),
+            argv=command.argv,
             env=self.environment_variables(config, stream, view),
             cwd=view.task_root,
             mounts=mounts,
             memory_mb=config.memory_mb,
             ephemeral_storage_mb=config.ephemeral_storage_mb,
-            preloadable=True,
+            preloadable=command.preloadable,
         )
         started = time.perf_counter()
         sandbox = await self.backend.create(spec)
