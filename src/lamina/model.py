@@ -229,6 +229,8 @@ class InvokeRequest:
     client_context: str | None = None
     """The decoded JSON text of the ``X-Amz-Client-Context`` header."""
     request_id: str = ""
+    trace_id: str | None = None
+    """The caller's ``X-Amzn-Trace-Id``; one is made when there is none, as AWS does."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ KNOWN_RUNTIMES = (
 )  # fmt: skip
 """botocore's ``Runtime`` enum, in its order: the set AWS validates against."""
 
+CUSTOM_RUNTIMES = ("provided.al2023", "provided.al2")
+"""Custom runtimes: the function brings its own ``bootstrap`` (the Runtime API serves it); the
+host's base system (its ``/usr``) stands in for Amazon Linux."""
+
 _SYSTEM_DIRS = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
@@ -88,6 +92,9 @@ def discover(
         path = _python_interpreter(identifier, overrides, environ)
         if path is not None:
             found.append(Runtime(identifier, path))
+    shell = Path("/bin/sh")
+    if _is_executable(shell):  # what a bootstrap script needs of the base system
+        found += [Runtime(identifier, shell.resolve()) for identifier in CUSTOM_RUNTIMES]
     return RuntimeCatalog(found)
 
 

@@ -12,6 +12,7 @@ import http.client
 import json
 import re
 import time
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -547,3 +548,31 @@ def test_handler_in_a_folder_may_be_named_with_slashes(lambda_client, make_funct
     response = lambda_client.invoke(FunctionName=name)
 
     assert json.loads(response["Payload"].read()) == "ok"
+
+
+TRACE = "import os\ndef handler(event, context):\n    return os.environ.get('_X_AMZN_TRACE_ID')\n"
+
+
+def test_every_invocation_carries_a_trace_header(lambda_client, make_function):
+    name = make_function(TRACE)
+
+    _, made = invoke(lambda_client, name, {})
+    _, again = invoke(lambda_client, name, {})
+
+    assert made.startswith("Root=1-") and ";Parent=" in made and made.endswith(";Sampled=0")
+    assert again != made
+
+
+def test_the_callers_trace_header_reaches_the_function(lamina_server, make_function):
+    name = make_function(TRACE)
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    path = f"/2015-03-31/functions/{name}/invocations"
+    headers = signed_headers(
+        lamina_server.endpoint, "POST", path, b"{}", {"X-Amzn-Trace-Id": trace}
+    )
+    request = urllib.request.Request(
+        lamina_server.endpoint + path, data=b"{}", method="POST", headers=headers
+    )
+
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read()) == trace

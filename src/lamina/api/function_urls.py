@@ -103,6 +103,7 @@ async def _serve(
             qualifier=url.qualifier or None,
             payload=json.dumps(http_event.event(http)).encode(),
             request_id=request.request_id,
+            trace_id=trace_id,
         )
     )
     if result.function_error is not None:

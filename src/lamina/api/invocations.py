@@ -67,6 +67,7 @@ async def invoke(services: Services, request: Request, name: str) -> Response:
             tail_log=log_type == "Tail",
             client_context=_client_context(request.headers.get("x-amz-client-context")),
             request_id=request.request_id,
+            trace_id=request.headers.get("x-amzn-trace-id"),
         )
     )
     if result.status != 200:

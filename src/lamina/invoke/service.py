@@ -11,6 +11,8 @@ import asyncio
 import base64
 import logging
 import random
+import secrets
+import time
 from typing import TYPE_CHECKING
 
 from lamina import arns
@@ -175,6 +177,7 @@ class Invoker:
             payload=request.payload or b"{}",
             timeout_s=float(config.timeout_s),
             client_context=request.client_context,
+            trace_id=request.trace_id or new_trace_id(),
         )
 
     def _result(
@@ -206,3 +209,10 @@ def _route(alias: Alias) -> str:
         if random.random() < weight:
             return version
     return alias.function_version
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header as Lambda hands one to every invocation that came without one
+    (``_X_AMZN_TRACE_ID``, ``Lambda-Runtime-Trace-Id``)."""
+    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=0"

@@ -18,12 +18,18 @@ class RuntimeCommand:
     """Paths as the environment sees them (``View``)."""
     preloadable: bool = False
     """See ``SandboxSpec.preloadable``."""
+    runtime_api: bool = False
+    """See ``SandboxSpec.runtime_api``."""
+    entrypoints: tuple[str, ...] = ()
+    """See ``SandboxSpec.entrypoints``."""
 
 
 def command_for(runtime: Runtime, view: View) -> RuntimeCommand:
     """The command that starts ``runtime``'s runtime process."""
     if runtime.family == "python":
         return _python(view)
+    if runtime.family == "provided":
+        return _provided(view)
     raise ValueError(f"lamina does not know how to start the {runtime.identifier} runtime")
 
 
@@ -33,3 +39,9 @@ def _python(view: View) -> RuntimeCommand:
         # Compiled function code goes here, not into the shared read-only code tree.
         argv.append(f"--pycache-prefix={view.pycache_dir}")
     return RuntimeCommand(tuple(argv), preloadable=True)
+
+
+def _provided(view: View) -> RuntimeCommand:
+    """The function's own ``bootstrap`` (from its code, else from a layer), as AWS looks."""
+    entrypoints = (f"{view.task_root}/bootstrap", f"{view.opt_dir}/bootstrap")
+    return RuntimeCommand((entrypoints[0],), runtime_api=True, entrypoints=entrypoints)

@@ -19,7 +19,7 @@ from lamina.model import FunctionConfig
 from lamina.pool.commands import command_for
 from lamina.pool.environment import Environment, LogTarget
 from lamina.pool.sdk import SDK_MIN_PYTHON, runtime_version
-from lamina.runtimes import RuntimeCatalog
+from lamina.runtimes import CUSTOM_RUNTIMES, RuntimeCatalog
 from lamina.sandbox import Mounts, SandboxBackend, SandboxSpec, View
 from lamina.telemetry import LogStore, lines
 
@@ -63,7 +63,8 @@ class Launcher:
         log.store.append(
             log.group, stream, _now_ms(), lines.init_start(config.runtime, version_arn)
         )
-        sdk = self.sdk_path if runtime_version(config.runtime) >= SDK_MIN_PYTHON else None
+        with_sdk = runtime.family == "python" and runtime_version(config.runtime) >= SDK_MIN_PYTHON
+        sdk = self.sdk_path if with_sdk else None
         mounts = Mounts(
             interpreter=runtime.interpreter,
             task_root=self.code_root(config.code_sha256),
@@ -87,6 +88,8 @@ class Launcher:
             memory_mb=config.memory_mb,
             ephemeral_storage_mb=config.ephemeral_storage_mb,
             preloadable=command.preloadable,
+            runtime_api=command.runtime_api,
+            entrypoints=command.entrypoints,
         )
         started = time.perf_counter()
         sandbox = await self.backend.create(spec)
@@ -134,6 +137,9 @@ class Launcher:
             env["_LAMINA_SDK_PATH"] = view.sdk_dir
         if view.opt_dir != "/opt":
             env["_LAMINA_OPT_DIR"] = view.opt_dir
+        if config.runtime in CUSTOM_RUNTIMES:
+            del env["AWS_EXECUTION_ENV"]  # AWS sets none for custom runtimes
+            env["PATH"] = f"{_BASE_PATH}:{view.opt_dir}/bin"
         env.update(_user_variables(config.environment))
         return env
 

@@ -61,6 +61,11 @@ class SandboxSpec:
     """``argv`` is ``interpreter -s <runtime_dir>/python/bootstrap.py …``, lamina's managed
     Python runtime, which a backend may run from a pre-initialised zygote of that interpreter
     instead of executing it."""
+    runtime_api: bool = False
+    """The runtime talks to the Lambda Runtime API (``AWS_LAMBDA_RUNTIME_API``) instead of
+    the control socket: the backend serves that API and relays it to the control socket."""
+    entrypoints: tuple[str, ...] = ()
+    """With ``runtime_api``: the first of these paths that exists replaces ``argv[0]``."""
     control_fd_variable: str = "_LAMINA_CONTROL_FD"
     """The child finds the descriptor of its end of the control socket in this variable."""
 

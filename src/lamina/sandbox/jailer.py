@@ -30,6 +30,7 @@ import os
 import resource
 import signal
 import socket
+import stat
 import struct
 import sys
 from collections.abc import Callable
@@ -165,13 +166,79 @@ def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
     socket.sethostname(request.get("hostname", "localhost"))
     if request.get("network") != "host":
         _loopback_up()
-    child = os.fork()
-    if child == 0:
-        _guard(status, lambda: _start_runtime(request, control, output))
-    os.close(control)
+    watched: int | None = None
+    if request.get("runtime_api") is not None:
+        # The runtime reaches the host only through the Runtime API relay.
+        relay, init_error = _start_relay(request, control, output, status)
+        control = -1
+        if init_error:
+            watched = relay  # nothing to run: the relay reports why, then the host ends it
+    if watched is None:
+        watched = os.fork()
+        if watched == 0:
+            _guard(status, lambda: _start_runtime(request, control, output))
+    if control >= 0:
+        os.close(control)
     os.close(output)
     _drop_privileges(request["uid"], request["gid"])
-    _reap_until(child, status)
+    _reap_until(watched, status)
+
+
+def _start_relay(
+    request: dict[str, Any], control: int, output: int, status: int
+) -> tuple[int, bool]:
+    """Fork the Runtime API relay (``runtime_api.py``); (its pid, whether init failed).
+
+    Picks the runtime's entry point (the first of the request's that exists), so a missing or
+    unusable ``bootstrap`` is reported as AWS does, as the environment's init error.
+    """
+    api = request["runtime_api"]
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", int(api.get("port", 0))))
+    listener.listen(16)
+    request["env"]["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{listener.getsockname()[1]}"
+    entrypoint, init_error = _entrypoint(api["entrypoints"])
+    if entrypoint is not None:
+        request["argv"] = [entrypoint, *request["argv"][1:]]
+    pid = os.fork()
+    if pid == 0:
+        _guard(status, lambda: _run_relay(request, control, output, listener, init_error))
+    listener.close()
+    os.close(control)
+    return pid, init_error is not None
+
+
+def _entrypoint(candidates: list[str]) -> tuple[str | None, bytes | None]:
+    """The executable to run, or the init error document AWS gives when there is none."""
+    for path in candidates:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode) or not mode & 0o001:  # the sandbox user is "others"
+            message = f"Couldn't find valid bootstrap(s): {path}: permission denied"
+            return None, _init_error_document(message)
+        return path, None
+    message = "Couldn't find valid bootstrap(s): [{}]".format(" ".join(candidates))
+    return None, _init_error_document(message)
+
+
+def _init_error_document(message: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": "Runtime.InvalidEntrypoint"}).encode()
+
+
+def _run_relay(
+    request: dict[str, Any],
+    control: int,
+    output: int,
+    listener: socket.socket,
+    init_error: bytes | None,
+) -> None:
+    from lamina.sandbox import runtime_api
+
+    _prepare_process(request, output, keep=(control, listener.fileno()))
+    runtime_api.serve(control, listener, init_error)
 
 
 def _reap_until(runtime: int, status_fd: int) -> NoReturn:
@@ -188,26 +255,40 @@ def _reap_until(runtime: int, status_fd: int) -> NoReturn:
 
 
 def _start_runtime(request: dict[str, Any], control: int, output: int) -> None:
-    for number in (signal.SIGPIPE, signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_DFL)
-    devnull = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.dup2(control, CONTROL_FD)
-    os.closerange(CONTROL_FD + 1, _max_fd())
-    for limit, value in ((resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(limit, (value, value))
-    os.chdir(request["cwd"])
-    _drop_privileges(request["uid"], request["gid"])
-    if request.get("seccomp", True):
-        seccomp.install()
+    """In the runtime process: ``control`` is -1 when it talks to the Runtime API instead."""
+    if control >= 0:
+        os.dup2(control, CONTROL_FD)
+        control = CONTROL_FD
+    _prepare_process(request, output, keep=(control,) if control >= 0 else ())
     if request.get("in_place") and run_in_place is not None:
         # What an exec would do: changing ids left the process undumpable (its /proc files
         # owned by root, unreadable to itself); the new ids are the only ones it ever had.
         linux.prctl(linux.PR_SET_DUMPABLE, 1)
         run_in_place(request)
     os.execve(request["argv"][0], request["argv"], request["env"])
+
+
+def _prepare_process(request: dict[str, Any], output: int, keep: tuple[int, ...]) -> None:
+    """What every process of the environment's own gets before it runs anything: default
+    signals, /dev/null in, the output pipe out, no other descriptor than ``keep``, the
+    environment's limits, the sandbox user without capabilities, the seccomp filter."""
+    for number in (signal.SIGPIPE, signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _max_fd())
+    for limit, value in ((resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(limit, (value, value))
+    os.chdir(request["cwd"])
+    _drop_privileges(request["uid"], request["gid"])
+    if request.get("seccomp", True):
+        seccomp.install()
 
 
 def _drop_privileges(uid: int, gid: int) -> None:

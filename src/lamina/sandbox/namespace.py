@@ -28,6 +28,8 @@ from lamina.sandbox.helpers import HelperProcess
 
 log = logging.getLogger(__name__)
 
+RUNTIME_API_PORT = 9001
+"""Where AWS serves the Runtime API in an environment (its own loopback here)."""
 ZYGOTE_RETRY_S = 60.0
 """How long a zygote that failed is left aside before it is started again."""
 
@@ -191,7 +193,7 @@ class NamespaceBackend:
             os.chown(spec.mounts.pycache_dir, SANDBOX_UID, SANDBOX_GID)
         request = {
             "argv": list(spec.argv),
-            "env": {**spec.env, spec.control_fd_variable: str(jailer.CONTROL_FD)},
+            "env": _environment(spec),
             "cwd": spec.cwd,
             "uid": SANDBOX_UID,
             "gid": SANDBOX_GID,
@@ -215,6 +217,9 @@ class NamespaceBackend:
                 "limits": {"memory_mb": limits.memory_mb, "pids_max": limits.pids_max},
             },
         }
+        if spec.runtime_api:
+            port = RUNTIME_API_PORT if self.network != "host" else 0  # 0: shared host ports
+            request["runtime_api"] = {"port": port, "entrypoints": list(spec.entrypoints)}
         zygote = self._zygote_for(spec)
         request["in_place"] = zygote is not None
         host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -293,6 +298,12 @@ class NamespaceBackend:
         for helper in self._zygotes.values():
             helper.stop()
         self._zygotes.clear()
+
+
+def _environment(spec: SandboxSpec) -> dict[str, str]:
+    if spec.runtime_api:
+        return dict(spec.env)  # the relay holds the control socket, not the runtime
+    return {**spec.env, spec.control_fd_variable: str(jailer.CONTROL_FD)}
 
 
 def _zygote_compatible(env: Mapping[str, str]) -> bool:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 
 from lamina.errors import SandboxError
 from lamina.sandbox.base import Mounts, SandboxSpec, View
+from lamina.sandbox.runtime_api import INIT_ERROR_VARIABLE, RELAY_FDS_VARIABLE
 
 
 class ProcessSandbox:
@@ -106,6 +109,8 @@ class ProcessBackend:
         )
 
     async def create(self, spec: SandboxSpec) -> ProcessSandbox:
+        if spec.runtime_api:
+            return self._create_with_runtime_api(spec)
         host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_read, out_write = os.pipe()
         env = dict(spec.env)
@@ -131,6 +136,53 @@ class ProcessBackend:
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
         return ProcessSandbox(spec, proc, host_end, out_read)
+
+    def _create_with_runtime_api(self, spec: SandboxSpec) -> ProcessSandbox:
+        """The runtime leads a new process group (in the server's session, so that another
+        process can join it); the Runtime API relay (``runtime_api.py``) joins it, holds the
+        control socket and serves the runtime on a loopback port."""
+        host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener = socket.create_server(("127.0.0.1", 0))
+        out_read, out_write = os.pipe()
+        entrypoint = next((p for p in spec.entrypoints if os.access(p, os.X_OK)), None)
+        env = {**spec.env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{listener.getsockname()[1]}"}
+        relay_env = {
+            "PATH": "/usr/bin:/bin",
+            RELAY_FDS_VARIABLE: f"{child_end.fileno()},{listener.fileno()}",
+        }
+        try:
+            leader = None
+            if entrypoint is not None:
+                leader = subprocess.Popen(
+                    [entrypoint, *spec.argv[1:]], env=env, cwd=spec.cwd,
+                    stdin=subprocess.DEVNULL, stdout=out_write, stderr=out_write,
+                    process_group=0,  # a group of its own that the relay can join
+                )  # fmt: skip
+            else:
+                found = " ".join(spec.entrypoints)
+                relay_env[INIT_ERROR_VARIABLE] = json.dumps(
+                    {
+                        "errorMessage": f"Couldn't find valid bootstrap(s): [{found}]",
+                        "errorType": "Runtime.InvalidEntrypoint",
+                    }
+                )
+            relay = subprocess.Popen(
+                [sys.executable, "-m", "lamina.sandbox.runtime_api"], env=relay_env,
+                stdin=subprocess.DEVNULL, stdout=out_write, stderr=out_write,
+                pass_fds=(child_end.fileno(), listener.fileno()),
+                process_group=leader.pid if leader is not None else 0,
+            )  # fmt: skip
+        except OSError as exc:
+            host_end.close()
+            os.close(out_read)
+            raise SandboxError(f"start {spec.argv[0]} in {spec.cwd}: {exc.strerror}") from exc
+        finally:
+            child_end.close()
+            listener.close()
+            os.close(out_write)
+        host_end.setblocking(False)
+        os.set_blocking(out_read, False)
+        return ProcessSandbox(spec, leader or relay, host_end, out_read)
 
     async def close(self) -> None:
         return None
