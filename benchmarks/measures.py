@@ -171,12 +171,12 @@ def wrk_run(port: int, path: str, connections: int, duration_s: float) -> WrkRun
 # -- functions over boto3 ------------------------------------------------------------------
 
 
-def lambda_client(endpoint: str) -> Any:
+def lambda_client(endpoint: str, service: str = "lambda") -> Any:
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "lambda",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="test",

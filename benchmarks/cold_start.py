@@ -1,0 +1,307 @@
+"""Cold starts, memory per environment and the ramp to many environments, next to baselines.
+
+``python -m benchmarks.cold_start`` measures, in one run:
+
+- **cold start**, request sent to response read, for new functions (each invoked once, over one
+  keep-alive connection): lamina as it runs by default (environments forked from a zygote of
+  the runtime), lamina with ``--zygotes off`` (a fresh interpreter per environment: the naive
+  baseline inside the same sandbox), and a process-per-invocation runner,
+  ``python-lambda-local`` (no sandbox, a new interpreter for every invocation);
+- **memory per idle warm environment**: the proportional set size (PSS, from
+  ``/proc/<pid>/smaps_rollup``) of every process in the environments' cgroups after
+  ``--functions`` functions have each been invoked once and frozen, divided by their number,
+  with and without zygotes (pages shared with a zygote count in proportion);
+- **0 to N concurrent environments** of one function: N invocations at once of a handler that
+  waits until a common release time, so every one holds its own environment; how long until
+  the last of them started running, and how many distinct environments ran.
+
+Needs root (the namespace sandbox). Prints the figures and rewrites the ``cold-start`` block of
+docs/benchmarks.md (unless ``--no-write``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import measures, rawhttp
+from benchmarks.measures import ColdStarts
+from benchmarks.sandbox_cost import write_block
+from benchmarks.servers import ROOT, ServerProcess, free_port
+from benchmarks.stats import Summary
+
+BEGIN, END = "<!-- cold-start -->", "<!-- /cold-start -->"
+RAMP_SOURCE = """
+import os, time
+
+def handler(event, context):
+    started = time.time()
+    time.sleep(max(0.0, event["release_at"] - started))
+    return {"started": started, "environment": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
+"""
+
+
+def lamina(work: Path, name: str, *extra: str) -> ServerProcess:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "lamina", "serve", "--port", str(port),
+        "--data-dir", str(work / f"{name}-data"), "--idle-timeout", "3600", *extra,
+    ]  # fmt: skip
+    return ServerProcess(argv, port, work / f"{name}.log", work / "pycache")
+
+
+# -- cold starts ----------------------------------------------------------------------------
+
+
+def cold_starts(server: ServerProcess, count: int, runtime: str) -> ColdStarts:
+    client = measures.lambda_client(server.endpoint)
+    measures.create_function(client, "warm-up", measures.handler_zip("warm-up"), runtime)
+    measures.wait_active(client, "warm-up")
+    measures.first_invoke(server.port, "warm-up")  # the runtime's zygote starts here, once
+    return measures.cold_starts(server.port, client, count, runtime)
+
+
+def process_per_invocation(work: Path, count: int) -> Summary:
+    """python-lambda-local: one new interpreter (and no sandbox) per invocation."""
+    handler = work / "noop.py"
+    handler.write_text(measures.NOOP_SOURCE)
+    event = work / "event.json"
+    event.write_bytes(measures.EVENT)
+    tool = Path(sys.executable).parent / "python-lambda-local"
+    samples = []
+    for _ in range(count + 1):
+        started = time.perf_counter()
+        subprocess.run(
+            [str(tool), "-f", "handler", "-t", "3", str(handler), str(event)],
+            check=True,
+            capture_output=True,
+        )
+        samples.append(time.perf_counter() - started)
+    return Summary.of(samples[1:])
+
+
+# -- memory per environment -----------------------------------------------------------------
+
+
+def memory_per_environment(server: ServerProcess, functions: int, runtime: str) -> float:
+    """MB of PSS per idle warm environment: every process in the environments' cgroups."""
+    client = measures.lambda_client(server.endpoint)
+    logs = measures.lambda_client(server.endpoint, "logs")
+    stamp = time.time_ns() % 10**9
+    names = [f"mem-{i}-{stamp}" for i in range(functions)]
+    for i, name in enumerate(names):
+        measures.create_function(client, name, measures.handler_zip(f"mem {i} {name}"), runtime)
+    for name in names:
+        measures.wait_active(client, name)
+    for name in names:
+        measures.first_invoke(server.port, name)
+    time.sleep(2.0)  # idle environments are frozen after a second
+    environments: set[str] = set()
+    for name in names:
+        streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+        environments.update(s["logStreamName"].rsplit("]", 1)[1] for s in streams)
+    return _pss_kb(environments) / 1024 / len(environments)
+
+
+def _pss_kb(environments: set[str]) -> int:
+    """The PSS of the processes whose cgroup is one of these environments'."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            groups = (entry / "cgroup").read_text()
+            if not any(f"/{environment}" in groups for environment in environments):
+                continue
+            rollup = (entry / "smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total
+
+
+# -- the ramp to many environments ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ramp:
+    requested: int
+    environments: int
+    """Distinct environments that ran (each invocation reports its log stream)."""
+    last_start_s: float
+    """From the first request sent until the last handler started running."""
+    all_answered_s: float
+    errors: int
+
+
+def ramp(server: ServerProcess, count: int, hold_s: float) -> Ramp:
+    client = measures.lambda_client(server.endpoint)
+    name = "ramp"
+    client.create_function(
+        FunctionName=name, Runtime="python3.12", Role=measures.ROLE, Handler="handler.handler",
+        Code={"ZipFile": _zip(RAMP_SOURCE)}, MemorySize=128, Timeout=900,
+    )  # fmt: skip
+    measures.wait_active(client, name)
+    return asyncio.run(_ramp(server.port, name, count, hold_s))
+
+
+async def _ramp(port: int, name: str, count: int, hold_s: float) -> Ramp:
+    started = time.time()
+    event = json.dumps({"release_at": started + hold_s}).encode()
+    request = rawhttp.build_request("POST", measures.invoke_path(name), event)
+    results = await asyncio.gather(*(_one(port, request) for _ in range(count)))
+    answered = time.time() - started
+    bodies = [r for r in results if isinstance(r, dict) and "started" in r]
+    return Ramp(
+        requested=count,
+        environments=len({b["environment"] for b in bodies}),
+        last_start_s=max((b["started"] for b in bodies), default=started) - started,
+        all_answered_s=answered,
+        errors=count - len(bodies),
+    )
+
+
+async def _one(port: int, request: bytes) -> Any:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError as exc:
+        return str(exc)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        _, headers = rawhttp.parse_head(head)
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        return json.loads(body)
+    except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+        return str(exc)
+    finally:
+        writer.close()
+
+
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", source)
+    return buffer.getvalue()
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    zygote: ColdStarts | None = None
+    fresh: ColdStarts | None = None
+    per_invocation: Summary | None = None
+    pss_zygote_mb: float | None = None
+    pss_fresh_mb: float | None = None
+    ramp: Ramp | None = None
+
+
+def run(args: argparse.Namespace) -> Results:
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="lamina-cold-bench-") as tmp:
+        work = Path(tmp)
+        for label, extra in (("zygote", ()), ("fresh", ("--zygotes", "off"))):
+            server = lamina(work, label, *extra)
+            server.start()
+            try:
+                starts = cold_starts(server, args.cold, args.runtime)
+                pss = memory_per_environment(server, args.functions, args.runtime)
+            finally:
+                server.stop()
+            setattr(results, label, starts)
+            setattr(results, f"pss_{label}_mb", pss)
+        results.per_invocation = process_per_invocation(work, args.cold)
+        if args.ramp:
+            server = lamina(work, "ramp", "--concurrency-limit", str(max(1000, args.ramp)))
+            server.start()
+            try:
+                results.ramp = ramp(server, args.ramp, args.hold)
+            finally:
+                server.stop()
+    return results
+
+
+def block(results: Results, args: argparse.Namespace) -> str:
+    rows = [
+        BEGIN,
+        "",
+        f"### Cold starts, memory and ramp (`python -m benchmarks.cold_start`, {args.cold} new "
+        f"functions per cold-start row, {args.runtime}, 1,769 MB)",
+        "",
+        "| measure | p50 | p99 |",
+        "| --- | --- | --- |",
+    ]
+    for label, starts in (
+        ("cold start, lamina (zygote), request → response", results.zygote),
+        ("cold start, lamina `--zygotes off` (fresh interpreter), request → response",
+         results.fresh),
+    ):  # fmt: skip
+        if starts is not None:
+            total, init = starts.request_to_response, starts.init_duration
+            rows.append(f"| {label} | {total.p50_ms:.2f} ms | {total.p99_ms:.2f} ms |")
+            rows.append(f"| … its Init Duration | {init.p50_ms:.2f} ms | {init.p99_ms:.2f} ms |")
+    if results.per_invocation is not None:
+        s = results.per_invocation
+        rows.append(
+            "| python-lambda-local (process per invocation, no sandbox) | "
+            f"{s.p50_ms:.2f} ms | {s.p99_ms:.2f} ms |"
+        )
+    rows += ["", "| measure | lamina (zygote) | `--zygotes off` |", "| --- | --- | --- |"]
+    if results.pss_zygote_mb is not None and results.pss_fresh_mb is not None:
+        rows.append(
+            f"| PSS per idle warm environment ({args.functions} functions) | "
+            f"{results.pss_zygote_mb:.1f} MB | {results.pss_fresh_mb:.1f} MB |"
+        )
+    if results.ramp is not None:
+        r = results.ramp
+        rows += [
+            "",
+            f"0 → {r.requested} concurrent environments of one function (128 MB each): the "
+            f"last one started running after **{r.last_start_s:.2f} s**; {r.environments} "
+            f"distinct environments ran, {r.errors} invocations failed, all answered after "
+            f"{r.all_answered_s:.2f} s (each held its environment until "
+            f"{args.hold:.0f} s after the first request).",
+        ]
+    rows += ["", END]
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start")
+    parser.add_argument("--cold", type=int, default=40, help="new functions per cold-start row")
+    parser.add_argument("--functions", type=int, default=40, help="warm ones for the PSS")
+    parser.add_argument("--ramp", type=int, default=1000, help="0 to skip the ramp")
+    parser.add_argument("--hold", type=float, default=60.0, help="seconds each ramp call waits")
+    parser.add_argument("--runtime", default="python3.12")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("the namespace sandbox needs root", file=sys.stderr)
+        return 2
+    os.chdir(ROOT)
+    results = run(args)
+    text = block(results, args)
+    print(text)
+    if not args.no_write:
+        write_block(BEGIN, END, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
