@@ -79,6 +79,12 @@ class Cgroups:
             return EnvironmentCgroup({"unified": self.v2_base / name}, v2=True)
         raise OSError("no cgroup hierarchy")
 
+    def bases(self) -> list[Path]:
+        """The folders environments' groups are made in."""
+        if self.v1_bases is not None:
+            return list(self.v1_bases.values())
+        return [self.v2_base] if self.v2_base is not None else []
+
     def create(self, name: str, limits: Limits) -> EnvironmentCgroup:
         group = self.create_later(name)
         group.make(limits)

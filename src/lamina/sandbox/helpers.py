@@ -1,8 +1,10 @@
 """The privileged helper processes that make sandboxes: the jailer and the runtime zygotes.
 
 Both speak the jailer's protocol (``jailer.send_request``): the word ``spawn`` with the
-environment's descriptors; the reply is the pid of the sandbox's init. Each helper serves one
-request at a time, so each has its own lock; helpers of different runtimes work in parallel.
+environment's descriptors; the helper answers once it has forked the process that makes the
+sandbox, which reports init's pid on a pipe of the caller's. Each helper takes one request at
+a time (a fork: about a millisecond), so each has its own lock; the sandboxes themselves are
+made in parallel.
 A helper that died is started again on the next request.
 """
 
@@ -53,8 +55,8 @@ class HelperProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    async def spawn(self, fds: list[int]) -> int:
-        """Ask for one sandbox; the host pid of its init."""
+    async def spawn(self, fds: list[int]) -> None:
+        """Ask for one sandbox; returns once the helper has forked its maker."""
         async with self._lock:
             sock = self._ensure()
             loop = asyncio.get_running_loop()
@@ -70,7 +72,6 @@ class HelperProcess:
         answer = _json(reply)
         if "error" in answer:
             raise SandboxError(f"create sandbox: {answer['error']}")
-        return int(answer["pid"])
 
     def _ensure(self) -> socket.socket:
         if self._socket is not None and self._process is not None and self._process.poll() is None:

@@ -2,15 +2,18 @@
 
 The server cannot safely fork itself (it runs threads), so it starts this process once and
 sends it one request per environment over a SOCK_SEQPACKET socket: the word ``spawn`` with the
-environment's descriptors attached (control socket, output pipe, status pipe, and a pipe from
-which the environment's specification is read). For each request:
+environment's descriptors attached (control socket, output pipe, status pipe, a pipe from
+which the environment's specification is read, and one on which its setup reports). For each
+request:
 
 1. the jailer forks an *intermediate* process, which reads the specification (only this child
    ever holds it, so a zygote — see ``zygote.py`` — never keeps one function's settings for
    the next), joins the environment's cgroups and unshares the mount, UTS, IPC, network,
    cgroup and PID namespaces;
-2. the intermediate forks **init**, PID 1 of the new PID namespace, reports init's pid and
-   exits (the jailer ignores SIGCHLD, so the kernel reaps what it leaves);
+2. the intermediate forks **init**, PID 1 of the new PID namespace, reports init's pid on the
+   report pipe — straight to the server: the jailer answered as soon as it had forked, and
+   serves the next request while this one's cgroups and namespaces are being made — and exits
+   (the jailer ignores SIGCHLD, so the kernel reaps what it leaves);
 3. init builds the root file system (``rootfs.apply``), brings up loopback, and forks the
    **runtime**, which moves the descriptors in place, drops every capability, takes the
    sandbox user's ids, loads the seccomp filter and executes the interpreter (or, in a zygote,
@@ -66,9 +69,9 @@ def main() -> None:
         if not message:
             return
         try:
-            if message != SPAWN or len(fds) != 4:
+            if message != SPAWN or len(fds) != 5:
                 raise OSError("malformed request")
-            reply: dict[str, Any] = {"pid": spawn(fds, sock.fileno())}
+            reply: dict[str, Any] = {"forked": spawn(fds, sock.fileno())}
         except Exception as exc:
             reply = {"error": str(exc)}
         finally:
@@ -78,16 +81,19 @@ def main() -> None:
 
 
 def spawn(fds: list[int], own_fd: int) -> int:
-    """Start one sandbox; the host pid of its init. ``own_fd`` is closed in the children."""
-    read_end, write_end = os.pipe()
+    """Start making one sandbox; the pid of the intermediate process. ``fds``: control,
+    output, status, spec, report; ``own_fd`` (the helper's socket) is closed in the child."""
+    report = fds[4]
     pid = os.fork()
     if pid == 0:
-        os.close(read_end)
         os.close(own_fd)
-        _guard(write_end, lambda: _intermediate(_read_spec(fds[3]), fds[:3], write_end))
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as reader:
-        answer = reader.read().decode(errors="replace")
+        _guard(report, lambda: _intermediate(_read_spec(fds[3]), fds[:3], report))
+    return pid
+
+
+def read_report(data: bytes) -> int:
+    """Used by the server: init's host pid from what the report pipe carried until its end."""
+    answer = data.decode(errors="replace")
     if answer.startswith("P"):
         return int(answer[1:])
     raise OSError(answer[1:] or "the sandbox's setup process died")

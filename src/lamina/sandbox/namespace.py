@@ -23,6 +23,7 @@ from typing import Any
 from lamina.errors import SandboxError
 from lamina.sandbox import jailer, linux, rootfs
 from lamina.sandbox.base import Mounts, SandboxSpec, View
+from lamina.sandbox.cgroup_pool import CgroupPool
 from lamina.sandbox.cgroups import Cgroups, EnvironmentCgroup, Limits
 from lamina.sandbox.helpers import HelperProcess
 
@@ -168,6 +169,10 @@ class NamespaceBackend:
         self.root_mount = work_dir / "root"
         self.root_mount.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups
+        self.cgroup_pool = CgroupPool(cgroups)
+        self.cgroup_pool.sweep()
+        self.cgroup_pool.refill_soon()
+        self.cgroup_pool.keep_attach_fast()
         self.seccomp = seccomp
         self.network = network
         self.zygotes = zygotes
@@ -187,7 +192,7 @@ class NamespaceBackend:
 
     async def create(self, spec: SandboxSpec) -> NamespaceSandbox:
         limits = Limits(spec.memory_mb)
-        group = self.cgroups.create_later(spec.environment_id)
+        group = self.cgroup_pool.take(spec.environment_id)
         if spec.mounts.pycache_dir is not None:
             spec.mounts.pycache_dir.mkdir(parents=True, exist_ok=True)
             os.chown(spec.mounts.pycache_dir, SANDBOX_UID, SANDBOX_GID)
@@ -283,21 +288,61 @@ class NamespaceBackend:
 
     @staticmethod
     async def _ask(helper: HelperProcess, request: dict[str, Any], fds: list[int]) -> int:
+        """The host pid of the new sandbox's init."""
         spec_read = jailer.write_spec(request)
+        report_read, report_write = os.pipe()
         try:
-            return await helper.spawn([*fds, spec_read])
+            try:
+                await helper.spawn([*fds, spec_read, report_write])
+            finally:
+                os.close(spec_read)
+                os.close(report_write)
+            report = await _read_all(report_read)
         finally:
-            os.close(spec_read)
+            os.close(report_read)
+        try:
+            return jailer.read_report(report)
+        except OSError as exc:
+            raise SandboxError(f"create sandbox: {exc}") from exc
 
     def zygote_pids(self) -> dict[str, int]:
         """The running zygotes, by interpreter (for diagnostics and tests)."""
         return {str(k): v.pid for k, v in self._zygotes.items() if v.pid is not None}
 
     async def close(self) -> None:
+        self.cgroup_pool.close()
         self._jailer.stop()
         for helper in self._zygotes.values():
             helper.stop()
         self._zygotes.clear()
+
+
+async def _read_all(fd: int) -> bytes:
+    """Everything a pipe carries until its last writer closes it, without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    chunks: list[bytes] = []
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            chunks.append(chunk)
+            return
+        loop.remove_reader(fd)
+        if not done.done():
+            done.set_result(b"".join(chunks))
+
+    loop.add_reader(fd, readable)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(fd)
 
 
 def _environment(spec: SandboxSpec) -> dict[str, str]:
