@@ -75,7 +75,7 @@ class LaminaServer:
             idle_timeout_s=settings.idle_timeout_s,
             max_concurrent_starts=max(4, 2 * (os.cpu_count() or 1)),
         )
-        launcher = Launcher(
+        self.launcher = launcher = Launcher(
             self.backend,
             self.runtimes,
             self.code.tree_path,
@@ -137,6 +137,7 @@ class LaminaServer:
 
     async def start(self) -> None:
         await self.registry.recover()
+        self.launcher.prestart(await self.registry.runtimes_in_use())
         self.pool.start()
         self.queue.start()
         # Everything allocated so far lives as long as the server: keep it out of the garbage

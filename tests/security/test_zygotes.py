@@ -200,3 +200,21 @@ def test_zygotes_can_be_turned_off(proven_isolated, start_server):
 
     assert seen["in_place"] is False
     assert server.process is not None and zygotes_of(server.process.pid) == []
+
+
+def test_zygotes_of_runtimes_in_use_start_with_the_server(proven_isolated, start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    name = unique_name()
+    client.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
+        Code={"ZipFile": handler_zip(INTROSPECT)},
+    )  # fmt: skip
+    wait_active(client, name)
+    server.stop()
+
+    server.start()  # no invocation yet
+    assert server.process is not None
+
+    assert len(zygotes_of(server.process.pid)) == 1
+    assert invoke(client, name, {})[1]["in_place"] is True

@@ -294,6 +294,15 @@ class FunctionRegistry:
             if not await self.store.code_in_use(sha):
                 await asyncio.to_thread(self.code.remove, sha)
 
+    async def runtimes_in_use(self) -> set[str]:
+        """The runtimes of every stored function (what the sandbox should get ready for)."""
+        found: set[str] = set()
+        after: str | None = None
+        while batch := await self.store.list_functions(after, 500):
+            found.update(config.runtime for config in batch)
+            after = batch[-1].name
+        return found
+
     async def close(self) -> None:
         if self._settling:
             await asyncio.gather(*self._settling, return_exceptions=True)

@@ -101,6 +101,13 @@ class Launcher:
             raise
         return env
 
+    def prestart(self, runtime_ids: set[str]) -> None:
+        """Get the sandbox ready for these runtimes (their zygotes start in the background)."""
+        for identifier in sorted(runtime_ids):
+            runtime = self.runtimes.get(identifier)
+            if runtime is not None and runtime.family == "python":
+                self.backend.prestart(runtime.interpreter, self.runtime_dir)
+
     async def _layers_dir(self, config: FunctionConfig) -> Path | None:
         """The function's layers merged in order, built on the first cold start that needs it."""
         if not config.layers:

@@ -117,5 +117,9 @@ class SandboxBackend(Protocol):
     async def create(self, spec: SandboxSpec) -> Sandbox:
         """Start a sandbox; SandboxError names the step that failed."""
 
+    def prestart(self, interpreter: Path, runtime_dir: Path) -> None:
+        """Get ready for Python environments of this interpreter (start its zygote now, so
+        the first cold start does not wait for it)."""
+
     async def close(self) -> None:
         """Release what the backend holds for all sandboxes (helper processes, pools)."""

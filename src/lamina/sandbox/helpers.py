@@ -73,6 +73,10 @@ class HelperProcess:
         if "error" in answer:
             raise SandboxError(f"create sandbox: {answer['error']}")
 
+    def start(self) -> None:
+        """Start the process now if it is not running (it initialises on its own)."""
+        self._ensure()
+
     def _ensure(self) -> socket.socket:
         if self._socket is not None and self._process is not None and self._process.poll() is None:
             return self._socket

@@ -254,13 +254,20 @@ class NamespaceBackend:
             return None
         if self._zygote_broken_until.get(interpreter, 0.0) > time.monotonic():
             return None
+        return self._zygote(interpreter, spec.mounts.runtime_dir)
+
+    def _zygote(self, interpreter: Path, runtime_dir: Path) -> HelperProcess:
         helper = self._zygotes.get(interpreter)
         if helper is None:
             helper = HelperProcess.zygote(
-                interpreter, spec.mounts.runtime_dir, {"LD_LIBRARY_PATH": rootfs.LIBRARY_PATH}
+                interpreter, runtime_dir, {"LD_LIBRARY_PATH": rootfs.LIBRARY_PATH}
             )
             self._zygotes[interpreter] = helper
         return helper
+
+    def prestart(self, interpreter: Path, runtime_dir: Path) -> None:
+        if self.zygotes:
+            self._zygote(interpreter, runtime_dir).start()
 
     async def _spawn(
         self,

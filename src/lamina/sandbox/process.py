@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from lamina.errors import SandboxError
 from lamina.sandbox.base import Mounts, SandboxSpec, View
@@ -183,6 +184,9 @@ class ProcessBackend:
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
         return ProcessSandbox(spec, leader or relay, host_end, out_read)
+
+    def prestart(self, interpreter: Path, runtime_dir: Path) -> None:
+        return None  # nothing is kept ready: every environment executes its interpreter
 
     async def close(self) -> None:
         return None
