@@ -49,11 +49,17 @@ class Runtime {
     this.handler = handler;
     this.isAsync = Boolean(handler.constructor && handler.constructor.name === 'AsyncFunction');
     this.channel.send(protocol.READY, {});
-    this.channel.wait();
+    this.next();
   }
 
-  onFrame(frame) {
-    if (frame.kind === protocol.INVOKE) this.invoke(frame.header, frame.body);
+  /** Take the next invocation once the event loop has had its turn (due timers run first). */
+  next() {
+    setImmediate(() => {
+      const frame = this.channel.receive();
+      if (frame === null) process.exit(0); // the host closed the channel: leave, whatever runs
+      if (frame.kind === protocol.INVOKE) this.invoke(frame.header, frame.body);
+      else this.next();
+    });
   }
 
   invoke(header, body) {
@@ -63,16 +69,15 @@ class Runtime {
     if (header.trace_id) process.env._X_AMZN_TRACE_ID = header.trace_id;
     else delete process.env._X_AMZN_TRACE_ID;
     const report = {
-      response: (result) => this.respond(requestId, result),
-      error: (err) => this.fail(requestId, err),
+      response: (result) => this.respond(result),
+      error: (err) => this.fail(err),
     };
     const { callback, context, markCompleted } = buildCallbackContext(onExit, report);
     onExit.set(() => {
       markCompleted();
-      if (this.isAsync) this.fail(requestId, new errors.NodeJsExit());
-      else this.respond(requestId, null);
+      if (this.isAsync) this.fail(new errors.NodeJsExit());
+      else this.respond(null);
     });
-    this.channel.release();
     try {
       const event = JSON.parse(body.toString('utf8'));
       const result = this.handler(event, attachInvokeData(context, header), callback);
@@ -84,12 +89,12 @@ class Runtime {
     }
   }
 
-  respond(requestId, result) {
+  respond(result) {
     let payload;
     try {
       payload = Buffer.from(JSON.stringify(result === undefined ? null : result));
     } catch (_unserialisable) {
-      this.fail(requestId, new Error('Unable to stringify response body'));
+      this.fail(new Error('Unable to stringify response body'));
       return;
     }
     if (payload.length > MAX_RESPONSE_BYTES) {
@@ -97,41 +102,39 @@ class Runtime {
         'Response payload size exceeded maximum allowed payload size ' +
         `(${MAX_RESPONSE_BYTES} bytes).`;
       const doc = { errorMessage: message, errorType: 'Function.ResponseSizeTooLarge' };
-      this.sendError(requestId, doc);
+      this.sendError(doc);
       return;
     }
     this.finish(protocol.RESPONSE, { max_rss_kb: maxRssKb() }, payload);
   }
 
-  fail(requestId, err) {
+  fail(err) {
     logging.logError('Invoke Error', err);
-    this.sendError(requestId, errors.toResponse(err));
+    this.sendError(errors.toResponse(err));
   }
 
-  sendError(_requestId, doc, then) {
+  sendError(doc, exiting) {
     const header = { max_rss_kb: maxRssKb(), error_type: doc.errorType };
-    if (then) header.exiting = true;
-    this.finish(protocol.ERROR, header, Buffer.from(JSON.stringify(doc)), then);
+    if (exiting) header.exiting = true;
+    this.finish(protocol.ERROR, header, Buffer.from(JSON.stringify(doc)), exiting);
   }
 
-  finish(kind, header, body, then) {
+  finish(kind, header, body, exiting) {
     this.requestId = null;
-    this.channel.send(kind, header, body, then);
-    if (!then) this.channel.wait();
+    this.channel.send(kind, header, body);
+    if (!exiting) this.next();
   }
 
   /** An uncaught exception or unhandled rejection: report it where AWS does, then exit. */
   crash(what, error, exitCode) {
     logging.logError(what, error);
     const doc = errors.toResponse(error);
-    const exit = () => process.exit(exitCode);
     if (this.handler === null) {
-      this.channel.send(protocol.INIT_ERROR, {}, Buffer.from(JSON.stringify(doc)), exit);
+      this.channel.send(protocol.INIT_ERROR, {}, Buffer.from(JSON.stringify(doc)));
     } else if (this.requestId !== null) {
-      this.sendError(this.requestId, doc, exit);
-    } else {
-      exit(); // between invocations: nothing is waiting for an answer
-    }
+      this.sendError(doc, true);
+    } // else between invocations: nothing is waiting for an answer
+    process.exit(exitCode);
   }
 }
 
@@ -146,13 +149,7 @@ async function main() {
   const runtimeDir = process.env.LAMBDA_RUNTIME_DIR || '/var/runtime';
   process.chdir(taskRoot);
   logging.patchConsole();
-  let runtime = null;
-  const channel = new protocol.Channel(
-    fd,
-    (frame) => runtime.onFrame(frame),
-    () => process.exit(0), // the host closed the channel: leave, whatever the function left running
-  );
-  runtime = new Runtime(channel);
+  const runtime = new Runtime(new protocol.Channel(fd));
   process.on('uncaughtException', (error) => {
     runtime.crash('Uncaught Exception', error, EXIT_UNCAUGHT_EXCEPTION);
   });
