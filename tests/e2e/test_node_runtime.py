@@ -18,11 +18,14 @@ from lamina.runtimes import discover
 from lamina.settings import Settings
 from tests.conftest import (
     NODE_RUNTIMES,
+    ROLE,
     MakeFunction,
+    client_for,
     invoke,
     request_id,
     tail,
     unique_name,
+    wait_active,
     zip_files,
 )
 
@@ -351,3 +354,33 @@ def test_node_runtimes_without_a_node_on_this_host_are_refused(make_function: Ma
 
     assert error["Code"] == "InvalidParameterValueException"
     assert f"The runtime {missing[0]} is not available on this lamina server" in error["Message"]
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_every_node_runtime_runs_on_a_node_of_its_major_version(lambda_client, make_node, runtime):
+    if runtime not in discover(Settings.load().runtime_overrides):
+        pytest.skip(f"this host has no node for {runtime}")
+    name = make_node(file="introspect.js", runtime=runtime)
+    _, body = invoke(lambda_client, name, {})
+
+    assert f"nodejs{body['node'].split('.')[0]}.x" == runtime
+    assert body["environ"]["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{runtime}"
+
+
+def test_a_runtime_override_pins_the_node_binary(start_server, monkeypatch, node_runtime):
+    node = discover(Settings.load().runtime_overrides).get(node_runtime)
+    assert node is not None
+    pinned = "nodejs22.x" if node_runtime != "nodejs22.x" else "nodejs18.x"
+    monkeypatch.setenv(f"LAMINA_RUNTIME_{pinned.upper().replace('.', '_')}", str(node.interpreter))
+    client = client_for(start_server().endpoint)
+    name = unique_name()
+    package = zip_files(
+        {"index.js": "exports.handler = async () => process.env.AWS_EXECUTION_ENV;"}
+    )
+    client.create_function(
+        FunctionName=name, Runtime=pinned, Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": package},
+    )  # fmt: skip
+    wait_active(client, name)
+
+    assert invoke(client, name, {})[1] == f"AWS_Lambda_{pinned}"
