@@ -124,3 +124,10 @@ def test_log_tail_has_start_output_end_and_report(lambda_client, actions):
     assert lines[-2] == f"END RequestId: {rid}"
     assert lines[-1].startswith(f"REPORT RequestId: {rid}\tDuration: ")
     assert any(line.endswith("\tINFO\tinside") for line in lines)
+
+
+def test_log_level_variable_silences_the_levels_below_it(lambda_client, make_node):
+    name = make_node(file="actions.js", Environment={"Variables": {"AWS_LAMBDA_LOG_LEVEL": "WARN"}})
+    _, log = log_calls(lambda_client, name, ("info", ["quiet"]), ("warn", ["loud"]))
+
+    assert ("\tINFO\tquiet" in log, "\tWARN\tloud" in log) == (False, True)
