@@ -26,6 +26,7 @@ from benchmarks.stats import Summary
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 NOOP_SOURCE = "def handler(e, c):\n    return e\n"
+NOOP_NODE_SOURCE = "exports.handler = async (e) => e;\n"
 MEMORY_MB = 1769
 """One vCPU's worth: the sandbox gives a function CPU in proportion to its memory, as AWS does,
 and at the default 128 MB (7 % of a CPU) a single environment could not take the load these
@@ -185,11 +186,16 @@ def lambda_client(endpoint: str, service: str = "lambda") -> Any:
     )
 
 
-def handler_zip(tag: str = "") -> bytes:
-    """The no-op handler's package; ``tag`` makes its bytes (and so its code hash) unique."""
+def handler_zip(tag: str = "", runtime: str = "python3.12") -> bytes:
+    """The no-op handler's package for ``runtime``; ``tag`` makes its bytes (and so its code
+    hash) unique."""
+    node = runtime.startswith("nodejs")
+    name, source, comment = (
+        ("handler.js", NOOP_NODE_SOURCE, "//") if node else ("handler.py", NOOP_SOURCE, "#")
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("handler.py", NOOP_SOURCE + (f"# {tag}\n" if tag else ""))
+        archive.writestr(name, source + (f"{comment} {tag}\n" if tag else ""))
     return buffer.getvalue()
 
 
@@ -251,7 +257,7 @@ def cold_starts(port: int, client: Any, count: int, runtime: str) -> ColdStarts:
     """Deploy ``count`` distinct functions, then invoke each once over one keep-alive connection."""
     names = [f"bench-cold-{i}-{time.time_ns() % 10**9}" for i in range(count)]
     for i, name in enumerate(names):
-        create_function(client, name, handler_zip(f"cold {i} {name}"), runtime)
+        create_function(client, name, handler_zip(f"cold {i} {name}", runtime), runtime)
     for name in names:
         wait_active(client, name)
     latencies: list[float] = []
@@ -290,7 +296,7 @@ def control_plane(
         client.get_function(FunctionName=existing)
     stamp = time.time_ns() % 10**9
     names = [f"bench-cp-{i}-{stamp}" for i in range(creates)]
-    packages = [handler_zip(f"control {name}") for name in names]
+    packages = [handler_zip(f"control {name}", runtime) for name in names]
     create_s = [
         create_function(client, name, package, runtime)
         for name, package in zip(names, packages, strict=True)

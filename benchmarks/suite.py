@@ -244,7 +244,9 @@ class Suite:
             self.results.wrk[f"{label} {connections}"] = run
 
     def deploy(self, client: Any) -> bool:
-        measures.create_function(client, NOOP_NAME, measures.handler_zip(), self.plan.runtime)
+        measures.create_function(
+            client, NOOP_NAME, measures.handler_zip(runtime=self.plan.runtime), self.plan.runtime
+        )
         measures.wait_active(client, NOOP_NAME)
         return True
 

@@ -360,3 +360,46 @@ def make_function(lambda_client: Any) -> Iterator[MakeFunction]:
     for name in created:
         with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
             lambda_client.delete_function(FunctionName=name)
+
+
+NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+
+
+@pytest.fixture(scope="session")
+def node_runtime() -> str:
+    """The newest Node.js runtime this host has a node for (the server finds the same ones, from
+    the same environment); Node.js tests are skipped on a host without any."""
+    from lamina.runtimes import discover
+    from lamina.settings import Settings
+
+    catalog = discover(Settings.load().runtime_overrides)
+    for runtime in reversed(NODE_RUNTIMES):
+        if runtime in catalog:
+            return runtime
+    pytest.skip(f"no node for any of {', '.join(NODE_RUNTIMES)} on this host")
+
+
+@pytest.fixture
+def make_node(make_function: MakeFunction, node_runtime: str) -> MakeFunction:
+    """Create a Node.js function: ``source`` becomes index.js, ``file`` copies one of
+    tests/functions/node/ (its handler then defaults to ``<file stem>.handler``), ``files``
+    adds any others."""
+
+    def make(
+        source: str | None = None,
+        *,
+        file: str | None = None,
+        files: dict[str, str | bytes] | None = None,
+        handler: str | None = None,
+        **settings: Any,
+    ) -> str:
+        package = dict(files or {})
+        if source is not None:
+            package["index.js"] = textwrap.dedent(source)
+        if file is not None:
+            package[file] = (FUNCTIONS_DIR / "node" / file).read_text()
+        default = f"{Path(file).stem}.handler" if file else "index.handler"
+        settings.setdefault("runtime", node_runtime)
+        return make_function(zip_bytes=zip_files(package), handler=handler or default, **settings)
+
+    return make

@@ -1,9 +1,11 @@
 """Which AWS runtime identifiers this host can run, and with which interpreter.
 
-Discovery only looks at files (no interpreter is started), so ``lamina serve`` stays fast to
-start. Sources, first match wins: a ``LAMINA_RUNTIME_<ID>`` override, the ``PATH`` (pyenv shims
-skipped: they are shell scripts that cost tens of milliseconds per start), pyenv's versions
-folder, and the usual system folders.
+Discovery looks at files, so ``lamina serve`` stays fast to start. Sources, first match wins:
+a ``LAMINA_RUNTIME_<ID>`` override, the ``PATH`` (pyenv shims skipped: they are shell scripts
+that cost tens of milliseconds per start), pyenv's versions folder, and the usual system
+folders. Python interpreters are named by their version (``python3.12``); a ``node`` binary's
+major version is read from the ``include/node/node_version.h`` installed beside it, and only
+when that header is missing is the binary asked (``node --version``, once per binary).
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 """The Python runtimes lamina manages, by AWS identifier."""
+
+NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+"""The Node.js runtimes lamina manages: each runs on a ``node`` of the same major version."""
 
 DEPRECATED_RUNTIMES = frozenset(
     {
@@ -92,6 +98,11 @@ def discover(
         path = _python_interpreter(identifier, overrides, environ)
         if path is not None:
             found.append(Runtime(identifier, path))
+    nodes = _NodeFinder(environ)
+    for identifier in NODE_RUNTIMES:
+        path = nodes.find(identifier, overrides)
+        if path is not None:
+            found.append(Runtime(identifier, path))
     shell = Path("/bin/sh")
     if _is_executable(shell):  # what a bootstrap script needs of the base system
         found += [Runtime(identifier, shell.resolve()) for identifier in CUSTOM_RUNTIMES]
@@ -144,3 +155,72 @@ def _pyenv_interpreter(identifier: str, environ: Mapping[str, str]) -> Path | No
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
+
+
+class _NodeFinder:
+    """Finds a ``node`` of each major version; every binary's version is learnt once."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self._majors: dict[Path, int | None] = {}
+
+    def find(self, identifier: str, overrides: Mapping[str, str]) -> Path | None:
+        if identifier in overrides:
+            pinned = Path(overrides[identifier])
+            return pinned if _is_executable(pinned) else None
+        major = int(identifier.removeprefix("nodejs").removesuffix(".x"))
+        dirs = [*_path_dirs(self.environ), *map(Path, _SYSTEM_DIRS)]
+        for directory in dirs:  # binaries named by their version: node22, nodejs22
+            for name in (f"node{major}", f"nodejs{major}"):
+                if _is_executable(directory / name):
+                    return (directory / name).resolve()
+        nvm = _nvm_node(major, self.environ)
+        if nvm is not None:
+            return nvm
+        for directory in dirs:
+            for name in ("node", "nodejs"):
+                path = directory / name
+                if _is_executable(path) and self.major(path.resolve()) == major:
+                    return path.resolve()
+        return None
+
+    def major(self, path: Path) -> int | None:
+        if path not in self._majors:
+            self._majors[path] = _header_major(path) or _asked_major(path)
+        return self._majors[path]
+
+
+def _nvm_node(major: int, environ: Mapping[str, str]) -> Path | None:
+    root = Path(environ.get("NVM_DIR") or Path.home() / ".nvm") / "versions" / "node"
+    try:
+        versions = [p for p in root.iterdir() if re.fullmatch(rf"v{major}\.\d+\.\d+", p.name)]
+    except OSError:
+        return None
+    versions.sort(key=lambda p: tuple(int(n) for n in p.name[1:].split(".")), reverse=True)
+    for version_dir in versions:
+        exe = version_dir / "bin" / "node"
+        if _is_executable(exe):
+            return exe.resolve()
+    return None
+
+
+def _header_major(node: Path) -> int | None:
+    """The major version in the headers installed with ``node`` (``<prefix>/include/node``)."""
+    header = node.parent.parent / "include" / "node" / "node_version.h"
+    try:
+        text = header.read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.search(r"^#define NODE_MAJOR_VERSION (\d+)", text, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def _asked_major(node: Path) -> int | None:
+    try:
+        answer = subprocess.run(
+            [str(node), "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.fullmatch(r"v(\d+)\.\d+\.\d+\S*\s*", answer)
+    return int(found.group(1)) if found else None

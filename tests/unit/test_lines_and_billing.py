@@ -43,6 +43,12 @@ def test_init_start_names_the_runtime_as_aws_does():
     )
 
 
+def test_init_start_names_node_runtimes_as_aws_does():
+    assert lines.init_start("nodejs20.x", "arn:x").startswith(
+        "INIT_START Runtime Version: nodejs:20."
+    )
+
+
 def test_billing_rounds_up_to_the_millisecond_and_includes_init_on_cold_starts():
     assert billed_duration_ms(0.2) == 1
     assert billed_duration_ms(10.01) == 11

@@ -205,6 +205,8 @@ class Environment:
             )
             return self._exit_error(invocation.request_id, gone, error_type), error_type, "error"
         self._max_rss_kb = max(self._max_rss_kb, _int(reply.get("max_rss_kb")))
+        if reply.get("exiting"):
+            self.alive = False  # the runtime ends after this error (Node.js: uncaught exception)
         if kind == protocol.RESPONSE:
             return body, None, None
         return body, str(reply.get("error_type") or _error_type(body)), "handled"

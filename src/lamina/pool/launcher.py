@@ -19,7 +19,7 @@ from lamina.model import FunctionConfig
 from lamina.pool.commands import command_for
 from lamina.pool.environment import Environment, LogTarget
 from lamina.pool.sdk import SDK_MIN_PYTHON, runtime_version
-from lamina.runtimes import CUSTOM_RUNTIMES, RuntimeCatalog
+from lamina.runtimes import CUSTOM_RUNTIMES, Runtime, RuntimeCatalog
 from lamina.sandbox import Mounts, SandboxBackend, SandboxSpec, View
 from lamina.telemetry import LogStore, lines
 
@@ -63,26 +63,25 @@ class Launcher:
         log.store.append(
             log.group, stream, _now_ms(), lines.init_start(config.runtime, version_arn)
         )
-        with_sdk = runtime.family == "python" and runtime_version(config.runtime) >= SDK_MIN_PYTHON
-        sdk = self.sdk_path if with_sdk else None
+        python = runtime.family == "python"
         mounts = Mounts(
             interpreter=runtime.interpreter,
             task_root=self.code_root(config.code_sha256),
             runtime_dir=self.runtime_dir,
-            sdk_dir=sdk,
+            sdk_dir=self._sdk_for(runtime),
             # Per package, so no function can plant bytecode for another's code.
-            pycache_dir=self.pycache_dir / config.code_sha256,
+            pycache_dir=self.pycache_dir / config.code_sha256 if python else None,
             opt_dir=await self._layers_dir(config),
         )
         view = self.backend.view(mounts)
         try:
-            command = command_for(runtime, view)
+            command = command_for(runtime, view, config.memory_mb, config.environment)
         except ValueError as exc:
             raise SandboxError(str(exc)) from exc
         spec = SandboxSpec(
             environment_id=environment_id,
             argv=command.argv,
-            env=self.environment_variables(config, stream, view),
+            env=self.environment_variables(config, stream, view, command.env),
             cwd=view.task_root,
             mounts=mounts,
             memory_mb=config.memory_mb,
@@ -108,6 +107,13 @@ class Launcher:
             if runtime is not None and runtime.family == "python":
                 self.backend.prestart(runtime.interpreter, self.runtime_dir)
 
+    def _sdk_for(self, runtime: Runtime) -> Path | None:
+        """lamina's boto3 for Python runtimes new enough to run it; AWS's Node.js runtimes
+        carry the AWS SDK for JavaScript v3, which lamina does not provide (stdlib only)."""
+        if runtime.family != "python" or runtime_version(runtime.identifier) < SDK_MIN_PYTHON:
+            return None
+        return self.sdk_path
+
     async def _layers_dir(self, config: FunctionConfig) -> Path | None:
         """The function's layers merged in order, built on the first cold start that needs it."""
         if not config.layers:
@@ -116,9 +122,14 @@ class Launcher:
         return await asyncio.to_thread(self.merged_layers, shas)
 
     def environment_variables(
-        self, config: FunctionConfig, stream: str, view: View
+        self,
+        config: FunctionConfig,
+        stream: str,
+        view: View,
+        runtime_env: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
-        """The variables AWS sets in a Python environment, then the user's own."""
+        """The variables AWS sets in every environment, then those of the runtime's family
+        (``runtime_env``), then the user's own."""
         env: dict[str, str] = {
             "PATH": f"{Path(view.interpreter).parent}:{_BASE_PATH}:{view.opt_dir}/bin",
             "LD_LIBRARY_PATH": f"{view.task_root}:{view.task_root}/lib:{view.opt_dir}/lib",
@@ -144,6 +155,7 @@ class Launcher:
             env["_LAMINA_SDK_PATH"] = view.sdk_dir
         if view.opt_dir != "/opt":
             env["_LAMINA_OPT_DIR"] = view.opt_dir
+        env.update(runtime_env or {})
         if config.runtime in CUSTOM_RUNTIMES:
             del env["AWS_EXECUTION_ENV"]  # AWS sets none for custom runtimes
             env["PATH"] = f"{_BASE_PATH}:{view.opt_dir}/bin"

@@ -8,7 +8,9 @@ The header is a small JSON object; the body carries the payload untouched (an ev
 response or an error document), so it is never parsed twice. Big-endian throughout.
 
 Host to environment: INVOKE. Environment to host: READY or INIT_ERROR once, after init;
-then RESPONSE or ERROR once per INVOKE. One invocation is in flight at a time.
+then RESPONSE or ERROR once per INVOKE. One invocation is in flight at a time. An ERROR whose
+header has ``"exiting": true`` is the runtime's last word (Node.js ends on an uncaught
+exception, as on AWS): the environment is not used again.
 
 This module must run on Python 3.9 and import only the standard library.
 """

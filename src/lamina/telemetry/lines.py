@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 
 def init_start(runtime: str, runtime_version_arn: str) -> str:
-    family, _, version = runtime.partition("python")
-    label = f"python:{version}" if not family and version else runtime
+    """``python3.12`` is labelled ``python:3.12``, ``nodejs20.x`` ``nodejs:20``, as AWS does."""
+    found = re.fullmatch(r"(python)(\d+\.\d+)|(nodejs)(\d+)\.x", runtime)
+    label = ":".join(g for g in found.groups() if g) if found else runtime
     return f"INIT_START Runtime Version: {label}.v1\tRuntime Version ARN: {runtime_version_arn}"
 
 
