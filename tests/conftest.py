@@ -35,6 +35,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from tests.node_binaries import override_variable, provide_missing_nodes
+
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
@@ -363,6 +365,18 @@ def make_function(lambda_client: Any) -> Iterator[MakeFunction]:
 
 
 NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin a node fetched from the npm registry for each Node.js runtime the host lacks, before
+    any server starts (servers inherit the pins from this process's environment)."""
+    from lamina.runtimes import discover
+    from lamina.settings import Settings
+
+    catalog = discover(Settings.load().runtime_overrides)
+    available = {r: found.interpreter for r in NODE_RUNTIMES if (found := catalog.get(r))}
+    for runtime, node in provide_missing_nodes(available, NODE_RUNTIMES).items():
+        os.environ[override_variable(runtime)] = str(node)
 
 
 @pytest.fixture(scope="session")
