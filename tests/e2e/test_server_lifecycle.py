@@ -65,6 +65,22 @@ def test_functions_survive_the_server_being_killed(start_server):
     assert _invoke(client, "killed-server", {"tag": "back"})["tag"] == "back"
 
 
+def test_a_killed_servers_environments_do_not_outlive_it(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    _create(client, "orphaned")
+    marker = f"301.{time.time_ns()}"
+    _invoke(client, "orphaned", {"tag": "warm", "marker": marker})
+    time.sleep(1.5)  # idle long enough to be frozen: a frozen process ignores even SIGKILL
+
+    server.stop(signal.SIGKILL)
+
+    deadline = time.monotonic() + 10
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(marker) == []
+
+
 def test_logs_written_before_a_restart_are_kept(start_server):
     server = start_server()
     client = client_for(server.endpoint)

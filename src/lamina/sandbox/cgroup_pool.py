@@ -26,7 +26,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
-from lamina.sandbox.cgroups import Cgroups, EnvironmentCgroup
+from lamina.sandbox.cgroups import Cgroups, EnvironmentCgroup, reap_groups
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,9 @@ class CgroupPool:
         """
         own = [str(base.parent / "cgroup.procs") for base in self.cgroups.bases()]
         if own:
+            source = str(Path(__file__).resolve().parents[2])
             self._warmer = subprocess.Popen(
-                [sys.executable, "-S", "-c", _WARMER, str(WARM_EVERY_S), *own],
+                [sys.executable, "-S", "-c", _WARMER, str(WARM_EVERY_S), source, *own],
                 stdin=subprocess.DEVNULL,
                 env={"PATH": "/usr/bin:/bin"},
             )
@@ -118,26 +119,30 @@ class CgroupPool:
             _remove_quietly(group)
 
     def sweep(self) -> None:
-        """Remove pre-made groups a previous server left behind (a crash, say)."""
-        for base in self.cgroups.bases():
-            with contextlib.suppress(OSError):
-                for path in base.glob(_PREFIX + "*"):
-                    with contextlib.suppress(OSError):
-                        path.rmdir()
+        """Clear the groups, environments' and pre-made, that servers no longer running left
+        behind; the warmer does it as soon as its server dies, this catches the rest."""
+        removed = reap_groups(self.cgroups.bases())
+        if removed:
+            log.info("removed %d cgroups left by servers no longer running", removed)
 
 
 _WARMER = """
 import os, sys, time
-every, paths = float(sys.argv[1]), sys.argv[2:]
+every, source, paths = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
 parent = os.getppid()
 fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in paths]
 pid = str(os.getpid()).encode()
-while os.getppid() == parent:  # the server is gone: so are we
+while os.getppid() == parent:
     for fd in fds:
         os.write(fd, pid)
     time.sleep(every)
+sys.path.insert(0, source)
+from pathlib import Path
+from lamina.sandbox.cgroups import GROUP, reap_groups
+reap_groups([Path(p).parent / GROUP for p in paths], owner=parent)
 """
-"""Writes its own pid into its own cgroups (it is in the server's) every ``every`` seconds."""
+"""Writes its own pid into its own cgroups (it is in the server's) every ``every`` seconds;
+when the server is gone (even killed), clears the server's environments and exits."""
 
 
 def _remove_quietly(group: EnvironmentCgroup) -> None:

@@ -5,14 +5,17 @@ too), a CPU quota proportional to memory as on AWS (1,769 MB = one vCPU), a proc
 freezer. Groups are created under the server's own cgroup of each hierarchy, so limits the host
 puts on lamina still apply, and removed when the environment ends.
 
-Layout: ``<server's cgroup>/lamina/<environment id>`` in each v1 controller used (memory, cpu,
-pids, freezer), or in the v2 unified hierarchy.
+Layout: ``<server's cgroup>/lamina/<server pid>-<environment id>`` in each v1 controller used
+(memory, cpu, pids, freezer), or in the v2 unified hierarchy. The server's pid in the name tells
+whose a group is: several servers may share a hierarchy, and the groups of a server that died
+(``kill -9``) are found and cleared, processes included, without touching a live server's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +75,7 @@ class Cgroups:
 
     def create_later(self, name: str) -> EnvironmentCgroup:
         """The groups an environment will have; whoever starts it makes them (``make``)."""
+        name = f"{os.getpid()}-{name}"
         if self.v1_bases is not None:
             return EnvironmentCgroup({c: base / name for c, base in self.v1_bases.items()}, False)
         if self.v2_base is not None:
@@ -173,6 +177,43 @@ class EnvironmentCgroup:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.005)
+
+
+def reap_groups(bases: list[Path], owner: int | None = None) -> int:
+    """Clear the groups of ``owner``, or of every server no longer running: thaw them (a frozen
+    process cannot die), kill their processes, remove them. Returns how many were removed."""
+    names: set[str] = set()
+    for base in bases:
+        with contextlib.suppress(OSError):
+            names.update(entry.name for entry in base.iterdir() if entry.is_dir())
+    removed = 0
+    for name in sorted(names):
+        pid = name.split("-", 1)[0]
+        if not pid.isdigit() or (owner is None and os.path.exists(f"/proc/{pid}")):
+            continue
+        if owner is not None and int(pid) != owner:
+            continue
+        removed += _clear([base / name for base in bases])
+    return removed
+
+
+def _clear(paths: list[Path]) -> int:
+    for path in paths:
+        for thaw in (path / "freezer.state", path / "cgroup.freeze"):
+            with contextlib.suppress(OSError):
+                thaw.write_text("THAWED" if thaw.name == "freezer.state" else "0")
+    group = EnvironmentCgroup({str(i): path for i, path in enumerate(paths)}, v2=False)
+    for _ in range(3):
+        for path in paths:
+            with contextlib.suppress(OSError, ValueError):
+                for pid in (path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
+    try:
+        group.remove()
+    except OSError:
+        return 0
+    return 1
 
 
 def _enable_v2_controllers(base: Path) -> None:
