@@ -22,6 +22,7 @@ const STREAM_RESPONSE = 'response';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
 const DELIMITER_LENGTH = 8;
+const PIECE_BYTES = 1024 * 1024;
 
 class InvalidStreamingOperation extends Error {
   constructor(message) {
@@ -67,9 +68,12 @@ function createResponseStream(send, highWaterMark) {
   let contentType = DEFAULT_CONTENT_TYPE;
   let started = false;
   const emit = (chunk) => {
-    const header = started ? {} : { content_type: contentType };
-    started = true;
-    send(header, chunk);
+    // Frames stay well under the host's frame limit, whatever the size of one write.
+    for (let start = 0; start < chunk.length || !started; start += PIECE_BYTES) {
+      const header = started ? {} : { content_type: contentType };
+      started = true;
+      send(header, chunk.subarray(start, start + PIECE_BYTES));
+    }
   };
   const { Writable } = require('stream'); // loaded when first needed, not at every cold start
   const stream = new Writable({
