@@ -84,3 +84,42 @@ exports.contextFields = awslambda.streamifyResponse(async (event, responseStream
     }),
   );
 });
+
+// For function URLs: the request's path picks what to stream.
+exports.url = awslambda.streamifyResponse(async (event, responseStream) => {
+  const route = event.rawPath;
+  if (route === '/handshake') {
+    const token = event.queryStringParameters.token;
+    const stream = awslambda.HttpResponseStream.from(responseStream, {
+      statusCode: 200,
+      headers: { 'content-type': 'text/plain' },
+    });
+    fs.writeFileSync(path.join(os.tmpdir(), `ready-${token}`), '');
+    stream.write('one');
+    const go = path.join(os.tmpdir(), `go-${token}`);
+    while (!fs.existsSync(go)) await new Promise((resolve) => setTimeout(resolve, 5));
+    stream.end('two');
+  } else if (route === '/plain') {
+    responseStream.setContentType('text/plain; charset=utf-8');
+    responseStream.write('plain ');
+    await tick();
+    responseStream.end('text');
+  } else if (route === '/raw') {
+    responseStream.end('no content type set');
+  } else if (route === '/fails-first') {
+    throw new Error('before any byte');
+  } else if (route === '/fails-later') {
+    responseStream.write('started ');
+    await tick();
+    throw new Error('after some bytes');
+  } else {
+    const stream = awslambda.HttpResponseStream.from(responseStream, {
+      statusCode: 201,
+      headers: { 'content-type': 'text/html', 'x-custom': 'yes' },
+      cookies: ['a=1', 'b=2'],
+    });
+    stream.write('<p>hello ');
+    await tick();
+    stream.end('world</p>');
+  }
+});
