@@ -59,6 +59,13 @@ def test_a_piece_reaches_the_client_before_the_function_writes_the_next(streamin
         connection.close()
 
 
+def test_a_prelude_is_sent_before_a_body_given_only_to_end(streaming_url):
+    answered = call_url(streaming_url, "/end-only")
+
+    assert (answered.status, answered.body) == (418, b"teapot")
+    assert answered.header("content-type") == "application/octet-stream"
+
+
 def test_without_a_prelude_the_status_is_200_with_the_streams_content_type(streaming_url):
     answered = call_url(streaming_url, "/plain")
 

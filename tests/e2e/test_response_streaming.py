@@ -311,3 +311,36 @@ def test_buffered_invoke_is_unchanged(lambda_client, make_function):
     assert response["StatusCode"] == 200
     assert body == {"echo": {"k": 1}}
     assert "FunctionError" not in response
+
+
+def test_an_uncaught_exception_mid_stream_ends_the_stream_and_the_environment(
+    lambda_client, make_node
+):
+    name = make_node(file="streaming.js", handler="streaming.crashes")
+
+    _, events = stream(lambda_client, name)
+    _, again = stream(lambda_client, name)
+
+    assert payload(events) == b"before the crash"
+    assert complete(events) == {"ErrorCode": "RangeError", "ErrorDetails": "uncaught in a timer"}
+    assert complete(again)["ErrorCode"] == "RangeError"  # a new environment ran it again
+
+
+def test_a_handler_that_returns_without_ending_the_stream_is_an_error(lambda_client, make_node):
+    name = make_node(file="streaming.js", handler="streaming.unfinished")
+
+    _, events = stream(lambda_client, name)
+
+    assert payload(events) == b"never ended"
+    assert complete(events) == {
+        "ErrorCode": "Error",
+        "ErrorDetails": "Response stream is not finished.",
+    }
+
+
+def test_binary_writes_arrive_unchanged_and_objects_as_json(lambda_client, make_node):
+    name = make_node(file="streaming.js", handler="streaming.binary")
+
+    _, events = stream(lambda_client, name)
+
+    assert payload(events) == bytes([0, 1, 2, 255, 254, 128, 0]) + b'{"as":"json"}'

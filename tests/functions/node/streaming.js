@@ -104,6 +104,8 @@ exports.url = awslambda.streamifyResponse(async (event, responseStream) => {
     responseStream.write('plain ');
     await tick();
     responseStream.end('text');
+  } else if (route === '/end-only') {
+    awslambda.HttpResponseStream.from(responseStream, { statusCode: 418 }).end('teapot');
   } else if (route === '/raw') {
     responseStream.end('no content type set');
   } else if (route === '/fails-first') {
@@ -122,4 +124,23 @@ exports.url = awslambda.streamifyResponse(async (event, responseStream) => {
     await tick();
     stream.end('world</p>');
   }
+});
+
+exports.crashes = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('before the crash');
+  await new Promise(() => {
+    setTimeout(() => {
+      throw new RangeError('uncaught in a timer');
+    }, 1);
+  });
+});
+
+exports.unfinished = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('never ended');
+});
+
+exports.binary = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write(Buffer.from([0, 1, 2, 255, 254]));
+  responseStream.write(new Uint8Array([128, 0]));
+  responseStream.end({ as: 'json' });
 });

@@ -95,6 +95,15 @@ function createResponseStream(send, highWaterMark) {
     }
     return write(chunk, encoding, callback);
   };
+  const end = stream.end.bind(stream);
+  stream.end = (chunk, encoding, callback) => {
+    // A last chunk goes through write() above (prelude first, objects as JSON).
+    if (typeof chunk === 'function') return end(chunk);
+    if (chunk !== undefined && chunk !== null) {
+      stream.write(chunk, typeof encoding === 'string' ? encoding : undefined);
+    }
+    return end(typeof encoding === 'function' ? encoding : callback);
+  };
   stream.setContentType = (type) => {
     if (started) throw new InvalidStreamingOperation('Cannot set content-type, too late.');
     contentType = type;
