@@ -63,3 +63,12 @@ def test_a_streamed_response_stops_at_its_limit_and_ends_too_large():
 
     assert sum(len(data) for data, _ in sink.pieces) == MAX_STREAMED_BYTES
     assert chunks.finish()[1] == "Function.ResponseSizeTooLarge"
+
+
+def test_a_content_type_that_cannot_be_a_header_is_replaced():
+    sink = Sink()
+    chunks = ResponseChunks(sink)
+
+    chunks.take({"content_type": "text/plain\r\nx-injected: 1"}, b"a")
+
+    assert sink.pieces == [(b"a", "application/octet-stream")]

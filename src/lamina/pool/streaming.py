@@ -19,6 +19,8 @@ import json
 from lamina.model import ResponseSink
 
 MAX_STREAMED_BYTES = 200 * 1024 * 1024
+MAX_CONTENT_TYPE_CHARS = 256
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_BUFFERED_BYTES = 6_291_556
 TOO_LARGE = "Function.ResponseSizeTooLarge"
 
@@ -41,7 +43,7 @@ class ResponseChunks:
         """One RESPONSE_CHUNK frame: pass it on (or keep it) unless the limit is passed."""
         content_type = header.get("content_type")
         if self.content_type is None and isinstance(content_type, str):
-            self.content_type = content_type[:256]
+            self.content_type = _header_safe(content_type)
         self.size += len(body)
         if self.too_large:
             self._buffer = bytearray()
@@ -61,3 +63,11 @@ class ResponseChunks:
             doc = {"errorMessage": message, "errorType": TOO_LARGE}
             return json.dumps(doc).encode(), TOO_LARGE
         return bytes(self._buffer), None
+
+
+def _header_safe(content_type: str) -> str:
+    """The runtime's content type if it can be an HTTP header value (printable ASCII, not
+    too long: it comes from untrusted code and may become a function URL's header)."""
+    if len(content_type) <= MAX_CONTENT_TYPE_CHARS and all(" " <= c <= "~" for c in content_type):
+        return content_type
+    return DEFAULT_CONTENT_TYPE
