@@ -4,7 +4,8 @@ A custom runtime (``provided.al2023``: the function's own ``bootstrap``) and AWS
 interface clients talk HTTP to ``AWS_LAMBDA_RUNTIME_API`` (version ``2018-06-01``):
 
 - ``GET  /2018-06-01/runtime/invocation/next``: wait for the next event;
-- ``POST /2018-06-01/runtime/invocation/{id}/response``: its result;
+- ``POST /2018-06-01/runtime/invocation/{id}/response``: its result (streamed, chunk by
+  chunk, with ``Lambda-Runtime-Function-Response-Mode: streaming``: ``response_stream.py``);
 - ``POST /2018-06-01/runtime/invocation/{id}/error``: its error;
 - ``POST /2018-06-01/runtime/init/error``: init failed.
 
