@@ -97,6 +97,22 @@ while True:
         last_status = stream_response(request_id, parts, "text/event-stream")
 """
 
+SHELL_BOOTSTRAP = r"""#!/bin/sh
+# A custom runtime in shell: each event's "lines" streamed as they are produced, with curl.
+set -eu
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  HEADERS=$(mktemp)
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  ID=$(grep -i '^lambda-runtime-aws-request-id:' "$HEADERS" | cut -d: -f2 | tr -d '[:space:]')
+  COUNT=$(echo "$EVENT" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')
+  i=1
+  while [ "$i" -le "${COUNT:-3}" ]; do echo "line $i"; i=$((i + 1)); done | curl -sS -o /dev/null \
+    -X POST -T - -H "Lambda-Runtime-Function-Response-Mode: streaming" \
+    -H "Transfer-Encoding: chunked" -H "Content-Type: text/plain" "$API/invocation/$ID/response"
+done
+"""
+
 
 def custom(make_function: MakeFunction, **settings: Any) -> str:
     code = package({"bootstrap": BOOTSTRAP}, ("bootstrap",))
@@ -190,3 +206,13 @@ def test_log_tail_of_a_streamed_custom_runtime_response(lambda_client, make_func
 
     log = base64.b64decode(complete(events)["LogResult"]).decode()
     assert "START RequestId:" in log and "REPORT RequestId:" in log
+
+
+def test_a_shell_bootstrap_streams_with_curl(lambda_client, make_function):
+    code = package({"bootstrap": SHELL_BOOTSTRAP}, ("bootstrap",))
+    name = make_function(zip_bytes=code, runtime="provided.al2023", handler="unused")
+
+    _, events = stream(lambda_client, name, {"count": 4})
+
+    assert payload(events) == b"line 1\nline 2\nline 3\nline 4\n"
+    assert complete(events) == {}
