@@ -2,7 +2,8 @@
 
 The ``provided.al2023`` bootstrap below speaks HTTP by hand over a socket (the host's
 ``/usr/bin/python3``), so it controls each chunk and the trailers AWS documents for errors
-mid-stream (``Lambda-Runtime-Function-Error-Type``, ``Lambda-Runtime-Function-Error-Body``).
+mid-stream (``Lambda-Runtime-Function-Error-Type``, ``Lambda-Runtime-Function-Error-Body``);
+a second one is a shell script streaming with ``curl -T -``.
 """
 
 from __future__ import annotations
