@@ -156,7 +156,11 @@ function invoke(runtime, onExit, header, body) {
     const rss = process.resourceUsage().maxRSS;
     runtime.finish(RESPONSE, { max_rss_kb: rss, streamed: true }, Buffer.alloc(0));
   };
-  onExit.set(() => fail(new Error('Response stream is not finished.')));
+  onExit.set(() => {
+    // The event loop emptied with the handler's promise unsettled: what was sent stands.
+    if (stream.writableFinished) succeed();
+    else fail(new Error('Response stream is not finished.'));
+  });
   stream.on('error', fail);
   try {
     const event = JSON.parse(body.toString('utf8'));
