@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 LATEST = "$LATEST"
 
@@ -217,6 +217,17 @@ class FunctionUrlConfig:
         return cls(**{k: v for k, v in record.items() if k in known})
 
 
+class ResponseSink(Protocol):
+    """Where a streamed response goes as the function writes it (InvokeWithResponseStream,
+    function URLs in RESPONSE_STREAM mode). Called on the event loop; must not block."""
+
+    def begin(self, executed_version: str) -> None:
+        """The invocation has an environment and is about to run ``executed_version``."""
+
+    def write(self, data: bytes, content_type: str | None) -> None:
+        """Bytes of the response, in order; ``content_type`` as the function set it, if known."""
+
+
 @dataclass(frozen=True)
 class InvokeRequest:
     """A parsed Invoke call, free of HTTP."""
@@ -231,6 +242,8 @@ class InvokeRequest:
     request_id: str = ""
     trace_id: str | None = None
     """The caller's ``X-Amzn-Trace-Id``; one is made when there is none, as AWS does."""
+    stream: ResponseSink | None = None
+    """Set for a streamed response: chunks go there as they come, not into the result."""
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,17 @@ def test_another_account_cannot_manage_the_function(two_accounts):
 
     assert code(lambda: stranger.get_function(FunctionName="shared")) == "AccessDeniedException"
     assert code(lambda: stranger.delete_function(FunctionName="shared")) == "AccessDeniedException"
+
+
+def test_another_account_streams_an_invocation_only_with_a_policy(two_accounts):
+    owner, stranger = two_accounts
+    arn = owner.get_function(FunctionName="shared")["Configuration"]["FunctionArn"]
+
+    refused = code(lambda: stranger.invoke_with_response_stream(FunctionName=arn))
+    owner.add_permission(
+        FunctionName="shared", StatementId="other", Action="lambda:InvokeFunction", Principal=OTHER
+    )
+    events = list(stranger.invoke_with_response_stream(FunctionName=arn)["EventStream"])
+
+    assert refused == "AccessDeniedException"
+    assert events == [{"PayloadChunk": {"Payload": b'"hi"'}}, {"InvokeComplete": {}}]

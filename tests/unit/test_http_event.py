@@ -104,3 +104,26 @@ def test_configured_cors_headers_replace_the_functions():
     )
 
     assert merged == [("x-own", "1"), ("access-control-allow-origin", "y")]
+
+
+def test_a_streamed_prelude_gives_status_headers_and_cookies():
+    status, headers = http_event.streamed_head(
+        b'{"statusCode": 201, "headers": {"X-A": "1"}, "cookies": ["c=1", "d=2"]}'
+    )
+
+    assert status == 201
+    assert headers == [
+        ("x-a", "1"),
+        ("content-type", "application/octet-stream"),
+        ("set-cookie", "c=1"),
+        ("set-cookie", "d=2"),
+    ]
+
+
+def test_an_empty_streamed_prelude_is_200():
+    assert http_event.streamed_head(b"")[0] == 200
+
+
+def test_a_streamed_prelude_that_is_not_an_object_is_invalid():
+    with pytest.raises(InvalidResponseError):
+        http_event.streamed_head(b"[1]")

@@ -23,6 +23,7 @@ from lamina.api import (
     layers,
     logs,
     permissions,
+    response_streams,
     sigv4,
     tags,
     unimplemented,
@@ -90,6 +91,7 @@ MAX_SIGNED_BODY_BYTES = 70_167_211
 """The largest request of the API (CreateFunction); routes check their own limit after."""
 _INVOCATION = re.compile(
     r"/2015-03-31/functions/[^/]+/invocations/?|/2014-11-13/functions/[^/]+/invoke-async/?"
+    r"|/2021-11-15/functions/[^/]+/response-streaming-invocations/?"
 )
 _NAME = r"(?P<name>[^/]+)"
 _ALIAS = r"(?P<alias>[^/]+)"
@@ -105,6 +107,11 @@ _URL = rf"/2021-10-31/functions/{_NAME}/url"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", rf"/2014-11-13/functions/{_NAME}/invoke-async/?", invocations.invoke_async),
+    (
+        "POST",
+        rf"/2021-11-15/functions/{_NAME}/response-streaming-invocations/?",
+        response_streams.invoke_with_response_stream,
+    ),
     ("POST", r"/2015-03-31/functions/?", functions.create_function),
     ("GET", r"/2015-03-31/functions/?", functions.list_functions),
     ("GET", rf"/2015-03-31/functions/{_NAME}/?", functions.get_function),
@@ -298,6 +305,6 @@ class LaminaApp:
 
 
 def _invocation(request: Request) -> bool:
-    """Invocations (Invoke, InvokeAsync) may come from other accounts; their authorisation is
-    the policy's."""
+    """Invocations (Invoke, InvokeAsync, InvokeWithResponseStream) may come from other
+    accounts; their authorisation is the policy's."""
     return request.method == "POST" and bool(_INVOCATION.fullmatch(request.path))

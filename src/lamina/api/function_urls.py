@@ -23,7 +23,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-from lamina.api import cors, sigv4
+from lamina.api import cors, sigv4, url_streams
 from lamina.api.http import Request, Response, Scope
 from lamina.api.sigv4 import Credential, MissingAuthenticationTokenException
 from lamina.errors import AccessDeniedException, LaminaError, RequestEntityTooLargeException
@@ -97,26 +97,33 @@ async def _serve(
     caller = await _authorise(services, request, url)
     trace_id = request.headers.get("x-amzn-trace-id") or _trace_id()
     http = _http_request(services, request, url, (raw_path, path), body, caller, trace_id)
-    result = await services.invoker.invoke(
-        InvokeRequest(
-            function_name=url.function_name,
-            qualifier=url.qualifier or None,
-            payload=json.dumps(http_event.event(http)).encode(),
-            request_id=request.request_id,
-            trace_id=trace_id,
-        )
+    invocation = InvokeRequest(
+        function_name=url.function_name,
+        qualifier=url.qualifier or None,
+        payload=json.dumps(http_event.event(http)).encode(),
+        request_id=request.request_id,
+        trace_id=trace_id,
     )
+
+    def finish(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The URL's own headers on the function's response: CORS, the trace id."""
+        if url.cors:
+            headers = cors.merge(headers, cors.response_headers(url.cors, origin))
+        headers.append(("x-amzn-trace-id", _response_trace(trace_id)))
+        return headers
+
+    if url.invoke_mode == "RESPONSE_STREAM":
+        return await url_streams.respond(services.invoker, invocation, finish)
+    result = await services.invoker.invoke(invocation)
     if result.function_error is not None:
         return _internal_error()
     try:
         mapped = http_event.response(result.payload)
     except http_event.InvalidResponseError:
         return _internal_error()
-    headers = mapped.headers
-    if url.cors:
-        headers = cors.merge(headers, cors.response_headers(url.cors, origin))
-    headers.append(("x-amzn-trace-id", _response_trace(trace_id)))
-    return Response(mapped.status, mapped.body, content_type=None, header_pairs=headers)
+    return Response(
+        mapped.status, mapped.body, content_type=None, header_pairs=finish(mapped.headers)
+    )
 
 
 async def _authorise(

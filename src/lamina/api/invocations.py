@@ -42,6 +42,24 @@ def _sync_too_large(size: int) -> Exception:
 
 async def invoke(services: Services, request: Request, name: str) -> Response:
     invocation_type = _invocation_type(request.headers.get("x-amz-invocation-type"))
+    result = await services.invoker.invoke(await parse(services, request, name, invocation_type))
+    if result.status != 200:
+        return empty_response(result.status)
+    headers: dict[str, str] = {}
+    if result.executed_version is not None:
+        headers["x-amz-executed-version"] = result.executed_version
+    if result.function_error is not None:
+        headers["x-amz-function-error"] = result.function_error
+    if result.log_tail is not None:
+        headers["x-amz-log-result"] = result.log_tail.decode()
+    return Response(200, result.payload, headers)
+
+
+async def parse(
+    services: Services, request: Request, name: str, invocation_type: InvocationType
+) -> InvokeRequest:
+    """The InvokeRequest of an Invoke or InvokeWithResponseStream call, checked as AWS checks
+    it (the caller's permission, the body's size and JSON, the log type, the client context)."""
     function_name, qualifier = services.registry.reference(name, request.query("Qualifier"))
     await _authorise(services, request, function_name, qualifier)
     payload = await request.body(MAX_SYNC_PAYLOAD_BYTES, _sync_too_large)
@@ -58,28 +76,16 @@ async def invoke(services: Services, request: Request, name: str) -> Response:
                 log_type, "logType", "Member must satisfy enum value set: [None, Tail]"
             )
         )
-    result = await services.invoker.invoke(
-        InvokeRequest(
-            function_name=function_name,
-            qualifier=qualifier,
-            payload=payload,
-            invocation_type=invocation_type,
-            tail_log=log_type == "Tail",
-            client_context=_client_context(request.headers.get("x-amz-client-context")),
-            request_id=request.request_id,
-            trace_id=request.headers.get("x-amzn-trace-id"),
-        )
+    return InvokeRequest(
+        function_name=function_name,
+        qualifier=qualifier,
+        payload=payload,
+        invocation_type=invocation_type,
+        tail_log=log_type == "Tail",
+        client_context=_client_context(request.headers.get("x-amz-client-context")),
+        request_id=request.request_id,
+        trace_id=request.headers.get("x-amzn-trace-id"),
     )
-    if result.status != 200:
-        return empty_response(result.status)
-    headers: dict[str, str] = {}
-    if result.executed_version is not None:
-        headers["x-amz-executed-version"] = result.executed_version
-    if result.function_error is not None:
-        headers["x-amz-function-error"] = result.function_error
-    if result.log_tail is not None:
-        headers["x-amz-log-result"] = result.log_tail.decode()
-    return Response(200, result.payload, headers)
 
 
 async def invoke_async(services: Services, request: Request, name: str) -> Response:

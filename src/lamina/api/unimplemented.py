@@ -51,12 +51,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("GET", r"/2026-07-09/resource-policy/[^/]+/?", "GetResourcePolicy", ""),
-    (
-        "POST",
-        r"/2021-11-15/functions/[^/]+/response-streaming-invocations/?",
-        "InvokeWithResponseStream",
-        "",
-    ),
     ("GET", r"/2025-11-30/capacity-providers/?", "ListCapacityProviders", ""),
     (
         "GET",

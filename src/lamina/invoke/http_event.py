@@ -35,6 +35,10 @@ _DROPPED_RESPONSE_HEADERS = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade"}
 )
 DEFAULT_CONTENT_TYPE = "application/json"
+STREAMED_CONTENT_TYPE = "application/octet-stream"
+PRELUDE_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
+"""A streamed response that starts with its status and headers: JSON, then eight NUL bytes."""
+PRELUDE_DELIMITER = b"\0" * 8
 
 
 class InvalidResponseError(InternalError):
@@ -107,6 +111,24 @@ def response(payload: bytes) -> HttpResponse:
         return _structured(value)
     body = value.encode() if isinstance(value, str) else _compact(value)
     return HttpResponse(200, [("content-type", DEFAULT_CONTENT_TYPE)], body)
+
+
+def streamed_head(prelude: bytes) -> tuple[int, list[tuple[str, str]]]:
+    """Status and headers of a streamed response from its JSON prelude (what Node.js's
+    ``awslambda.HttpResponseStream.from`` writes before the body): ``statusCode`` (200 when
+    absent), ``headers``, ``cookies``."""
+    try:
+        value = json.loads(prelude) if prelude.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidResponseError("the response's prelude is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidResponseError("the response's prelude is not an object")
+    status = _status(value.get("statusCode", 200))
+    headers = _response_headers(value.get("headers"))
+    if not any(name == "content-type" for name, _ in headers):
+        headers.append(("content-type", STREAMED_CONTENT_TYPE))
+    headers += [("set-cookie", _header_value(c)) for c in _cookies(value.get("cookies"))]
+    return status, headers
 
 
 def _headers(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:

@@ -133,6 +133,8 @@ class Invoker:
             raise ServiceException(
                 f"Lambda could not start an execution environment: {exc}"
             ) from exc
+        if request.stream is not None:
+            request.stream.begin(config.version)
         try:
             return await env.invoke(self._invocation(config, request))
         finally:
@@ -178,6 +180,7 @@ class Invoker:
             timeout_s=float(config.timeout_s),
             client_context=request.client_context,
             trace_id=request.trace_id or new_trace_id(),
+            stream=request.stream,
         )
 
     def _result(

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from lamina.billing import billed_duration_ms
 from lamina.errors import EnvironmentGoneError, SandboxError
-from lamina.model import Execution
+from lamina.model import Execution, ResponseSink
+from lamina.pool.streaming import ResponseChunks
 from lamina.runtime import protocol
 from lamina.sandbox import Sandbox
 from lamina.telemetry import LogStore, lines
@@ -44,6 +45,7 @@ class Invocation:
     timeout_s: float
     client_context: str | None = None
     trace_id: str | None = None
+    stream: ResponseSink | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class Environment:
         self._logged_bytes, self._dropping = 0, False
         self._reading = True
         self._freeze_timer: asyncio.TimerHandle | None = None
+        self._sink: ResponseSink | None = None
+        self._chunks: ResponseChunks | None = None
         self._loop.add_reader(sandbox.control.fileno(), self._on_control)
         self._loop.add_reader(sandbox.output_fd, self._on_output)
         sandbox.exited.add_done_callback(self._on_exited)
@@ -136,6 +140,7 @@ class Environment:
         """Run one invocation and write its log lines; never raises for the function's faults."""
         self._capture, self._capture_bytes = deque(), 0
         self._logged_bytes, self._dropping = 0, False
+        self._sink, self._chunks = invocation.stream, None
         self._emit(lines.start(invocation.request_id, invocation.version))
         init_ms = self.init_duration_ms if self._first_invocation else None
         self._first_invocation = False
@@ -166,6 +171,7 @@ class Environment:
             )
         )
         log, self._capture = list(self._capture), None
+        self._sink, self._chunks = None, None
         self.last_used = time.monotonic()
         broken = status in ("timeout", "error")
         if broken or self._init_failure is not None:
@@ -208,7 +214,10 @@ class Environment:
         if reply.get("exiting"):
             self.alive = False  # the runtime ends after this error (Node.js: uncaught exception)
         if kind == protocol.RESPONSE:
-            return body, None, None
+            if self._chunks is None:
+                return body, None, None
+            payload, too_large = self._chunks.finish()
+            return payload, too_large, None if too_large is None else "handled"
         return body, str(reply.get("error_type") or _error_type(body)), "handled"
 
     def _init_failure_payload(self, invocation: Invocation) -> tuple[bytes, str | None, str | None]:
@@ -248,8 +257,16 @@ class Environment:
             self.sandbox.kill()
             return
         for frame in frames:
-            if self._waiter is not None and not self._waiter.done():
+            if frame[0] == protocol.RESPONSE_CHUNK:
+                self._take_chunk(frame[1], frame[2])
+            elif self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(frame)
+
+    def _take_chunk(self, header: dict[str, object], body: bytes) -> None:
+        """A piece of a streamed response (pool/streaming.py does the rest)."""
+        if self._chunks is None:
+            self._chunks = ResponseChunks(self._sink)
+        self._chunks.take(header, body)
 
     def _on_exited(self, exited: asyncio.Future[int]) -> None:
         self.alive = False

@@ -12,6 +12,12 @@ then RESPONSE or ERROR once per INVOKE. One invocation is in flight at a time. A
 header has ``"exiting": true`` is the runtime's last word (Node.js ends on an uncaught
 exception, as on AWS): the environment is not used again.
 
+A streamed response (Node.js ``awslambda.streamifyResponse``, a custom runtime posting with
+``Lambda-Runtime-Function-Response-Mode: streaming``) is sent as RESPONSE_CHUNK frames, the
+function's bytes as they are written (the first one's header may carry ``content_type``),
+then ends with a RESPONSE whose header has ``"streamed": true`` and an empty body, or with an
+ERROR (a failure mid-stream).
+
 This module must run on Python 3.9 and import only the standard library.
 """
 
@@ -29,6 +35,7 @@ READY = 2
 INIT_ERROR = 3
 RESPONSE = 4
 ERROR = 5
+RESPONSE_CHUNK = 6
 
 KIND_NAMES = {
     INVOKE: "INVOKE",
@@ -36,6 +43,7 @@ KIND_NAMES = {
     INIT_ERROR: "INIT_ERROR",
     RESPONSE: "RESPONSE",
     ERROR: "ERROR",
+    RESPONSE_CHUNK: "RESPONSE_CHUNK",
 }
 
 _PREFIX = struct.Struct(">IBI")

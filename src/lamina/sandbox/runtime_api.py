@@ -4,7 +4,8 @@ A custom runtime (``provided.al2023``: the function's own ``bootstrap``) and AWS
 interface clients talk HTTP to ``AWS_LAMBDA_RUNTIME_API`` (version ``2018-06-01``):
 
 - ``GET  /2018-06-01/runtime/invocation/next``: wait for the next event;
-- ``POST /2018-06-01/runtime/invocation/{id}/response``: its result;
+- ``POST /2018-06-01/runtime/invocation/{id}/response``: its result (streamed, chunk by
+  chunk, with ``Lambda-Runtime-Function-Response-Mode: streaming``: ``response_stream.py``);
 - ``POST /2018-06-01/runtime/invocation/{id}/error``: its error;
 - ``POST /2018-06-01/runtime/init/error``: init failed.
 
@@ -30,6 +31,7 @@ import socket
 from typing import Any
 
 from lamina.runtime import protocol
+from lamina.sandbox import response_stream
 
 API_VERSION = "2018-06-01"
 MAX_RESPONSE_BYTES = 6291556
@@ -115,12 +117,19 @@ class Relay:
         self.request_id = str(header["request_id"])
         return 200, _event_headers(header), payload
 
-    async def _response(self, request_id: str, body: bytes, too_large: bool = False) -> Reply:
+    def claim_response(self, request_id: str) -> Reply | None:
+        """Take the turn to answer ``request_id``: None, or the error to reply with."""
         if self.state != RUNNING:
             return _transition_error(self.state, "InvocationResponse")
         if request_id != self.request_id:
             return _error(400, "InvalidRequestID", "Invalid request ID")
         self.state = RESPONDED
+        return None
+
+    async def _response(self, request_id: str, body: bytes, too_large: bool = False) -> Reply:
+        refused = self.claim_response(request_id)
+        if refused is not None:
+            return refused
         if too_large or len(body) > MAX_RESPONSE_BYTES:
             error = {"errorMessage": _TOO_LARGE, "errorType": "Function.ResponseSizeTooLarge"}
             await self.send(
@@ -223,13 +232,20 @@ async def _serve_connection(
 ) -> None:
     try:
         while True:
-            request = await _read_request(reader)
+            request = await _read_head(reader)
             if request is None:
                 return
-            method, path, headers, body, too_large = request
-            status, reply_headers, reply = await relay.handle(
-                method, path, headers, body, too_large
-            )
+            method, path, headers = request
+            request_id = response_stream.streamed_response(method, path, headers, _PREFIX)
+            if request_id is not None:
+                status, reply_headers, reply = await response_stream.relay(
+                    relay, request_id, headers, reader
+                )
+            else:
+                body, too_large = await _read_body(reader, headers)
+                status, reply_headers, reply = await relay.handle(
+                    method, path, headers, body, too_large
+                )
             head = f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
             for name, value in reply_headers.items():
                 head += f"{name}: {value}\r\n"
@@ -242,9 +258,7 @@ async def _serve_connection(
         writer.close()
 
 
-async def _read_request(
-    reader: asyncio.StreamReader,
-) -> tuple[str, str, dict[str, str], bytes, bool] | None:
+async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str]] | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
@@ -258,14 +272,15 @@ async def _read_request(
         if line:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-    path = target.split("?", 1)[0]
+    return method, target.split("?", 1)[0], headers
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> tuple[bytes, bool]:
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        body, too_large = await _read_chunked(reader)
-    else:
-        length = int(headers.get("content-length") or 0)
-        too_large = length > MAX_RESPONSE_BYTES
-        body = await _read_exactly(reader, length, discard=too_large)
-    return method, path, headers, body, too_large
+        return await _read_chunked(reader)
+    length = int(headers.get("content-length") or 0)
+    too_large = length > MAX_RESPONSE_BYTES
+    return await _read_exactly(reader, length, discard=too_large), too_large
 
 
 async def _read_exactly(reader: asyncio.StreamReader, size: int, discard: bool) -> bytes:

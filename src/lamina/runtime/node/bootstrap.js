@@ -20,6 +20,7 @@ const errors = require('./errors.js');
 const logging = require('./logging.js');
 const { loadHandler } = require('./loader.js');
 const { buildCallbackContext, attachInvokeData } = require('./context.js');
+const streaming = require('./streaming.js');
 
 const MAX_RESPONSE_BYTES = 6291556;
 const EXIT_UNCAUGHT_EXCEPTION = 129;
@@ -42,12 +43,14 @@ class Runtime {
     this.channel = channel;
     this.handler = null;
     this.isAsync = false;
+    this.streaming = false; // a handler wrapped in awslambda.streamifyResponse
     this.requestId = null; // the invocation in flight
   }
 
   ready(handler) {
     this.handler = handler;
     this.isAsync = Boolean(handler.constructor && handler.constructor.name === 'AsyncFunction');
+    this.streaming = streaming.isStreaming(handler);
     this.channel.send(protocol.READY, {});
     this.next();
   }
@@ -68,6 +71,10 @@ class Runtime {
     logging.setRequestId(requestId);
     if (header.trace_id) process.env._X_AMZN_TRACE_ID = header.trace_id;
     else delete process.env._X_AMZN_TRACE_ID;
+    if (this.streaming) {
+      streaming.invoke(this, onExit, header, body);
+      return;
+    }
     const report = {
       response: (result) => this.respond(result),
       error: (err) => this.fail(err),
@@ -172,5 +179,7 @@ async function main() {
   }
   runtime.ready(handler);
 }
+
+streaming.installGlobal();
 
 main();

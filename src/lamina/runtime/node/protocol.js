@@ -19,6 +19,7 @@ const READY = 2;
 const INIT_ERROR = 3;
 const RESPONSE = 4;
 const ERROR = 5;
+const RESPONSE_CHUNK = 6;
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 function encode(kind, header, body) {
@@ -85,4 +86,4 @@ class Channel {
   }
 }
 
-module.exports = { Channel, encode, INVOKE, READY, INIT_ERROR, RESPONSE, ERROR };
+module.exports = { Channel, encode, INVOKE, READY, INIT_ERROR, RESPONSE, ERROR, RESPONSE_CHUNK };
