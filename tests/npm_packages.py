@@ -13,6 +13,7 @@ nothing half-made behind.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -53,7 +54,9 @@ def _build(home: Path, spec: str) -> None:
     scratch = home.with_name(home.name + ".building")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
-    (scratch / "package.json").write_text('{"private": true}\n')
+    # npm 12 runs a dependency's install scripts only when the project allows them.
+    manifest = {"private": True, "allowScripts": {spec: True}}
+    (scratch / "package.json").write_text(json.dumps(manifest) + "\n")
     command = [
         "npm", "install", spec, "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
         "--ignore-scripts=false", "--engine-strict=false", "--foreground-scripts",
