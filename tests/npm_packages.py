@@ -13,10 +13,13 @@ nothing half-made behind.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import shutil
 import subprocess
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 RIC_VERSION = "4.0.2"
@@ -71,3 +74,27 @@ def _build(home: Path, spec: str) -> None:
         raise RuntimeError(f"{' '.join(command)} in {scratch} failed ({done.returncode}):\n{tail}")
     shutil.rmtree(home, ignore_errors=True)
     scratch.rename(home)
+
+
+def function_zip(
+    modules: Path, files: Mapping[str, str | bytes], executable: tuple[str, ...]
+) -> bytes:
+    """A deployment package: ``files`` at its root and ``modules`` as its ``node_modules``,
+    every file with its mode (npm's ``.bin`` links, which nothing here needs, are left out).
+    Entries carry no timestamps, so the same input always gives the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            _add(archive, name, content, 0o755 if name in executable else 0o644)
+        for path in sorted(modules.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                name = f"node_modules/{path.relative_to(modules)}"
+                _add(archive, name, path.read_bytes(), path.stat().st_mode & 0o777)
+    return buffer.getvalue()
+
+
+def _add(archive: zipfile.ZipFile, name: str, content: str | bytes, mode: int) -> None:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = mode << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, content)

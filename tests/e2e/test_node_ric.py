@@ -14,11 +14,9 @@ builds it, which takes minutes on two cores: hence this module's longer timeout.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import shutil
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from tests.conftest import (
     unique_name,
     wait_active,
 )
-from tests.npm_packages import RIC_VERSION, aws_lambda_ric
+from tests.npm_packages import RIC_VERSION, aws_lambda_ric, function_zip
 
 pytestmark = pytest.mark.timeout(1500)  # the first run builds the package (see above)
 
@@ -83,6 +81,13 @@ exports.handler = async (event, context) => {
 };
 """
 
+APP += """
+exports.viaCallback = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = false;
+  setTimeout(() => callback(null, { via: "callback", event }), 10);
+};
+"""
+
 ESM_APP = """\
 export const handler = async (event) => ({ module: "esm", event });
 """
@@ -96,18 +101,8 @@ exports.handler = async () => "never";
 def ric_package() -> bytes:
     """One deployment package for every test (identical zips are stored and unpacked once):
     the installed ``node_modules``, the bootstrap and the handler modules."""
-    modules = _installed_modules()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        _add(archive, "bootstrap", BOOTSTRAP, 0o755)
-        _add(archive, "app.js", APP)
-        _add(archive, "esm.mjs", ESM_APP)
-        _add(archive, "broken.js", BROKEN)
-        for path in sorted(modules.rglob("*")):
-            if path.is_file() and not path.is_symlink():  # npm's .bin links are not needed
-                mode = path.stat().st_mode & 0o777
-                _add(archive, str(path.relative_to(modules.parent)), path.read_bytes(), mode)
-    return buffer.getvalue()
+    files = {"bootstrap": BOOTSTRAP, "app.js": APP, "esm.mjs": ESM_APP, "broken.js": BROKEN}
+    return function_zip(_installed_modules(), files, executable=("bootstrap",))
 
 
 def _installed_modules() -> Path:
@@ -118,13 +113,6 @@ def _installed_modules() -> Path:
     if shutil.which("npm") is None:
         pytest.skip("building aws-lambda-ric needs npm on the host")
     return aws_lambda_ric(RIC_VERSION)
-
-
-def _add(archive: zipfile.ZipFile, name: str, content: str | bytes, mode: int = 0o644) -> None:
-    info = zipfile.ZipInfo(name)
-    info.external_attr = mode << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, content)
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +172,20 @@ def test_the_client_loads_es_modules(lambda_client, make_function, ric_zip):
     _, result = invoke(lambda_client, name, {"x": 1})
 
     assert result == {"module": "esm", "event": {"x": 1}}
+
+
+def test_a_callback_handler_is_refused_at_init_by_the_client(lambda_client, make_function, ric_zip):
+    """aws-lambda-ric 4 is the client of AWS's Node.js 24 runtime, which dropped callback
+    handlers: it refuses them at init, whatever node it runs on."""
+    name = ric_function(make_function, ric_zip, "app.viaCallback")
+
+    response, error = invoke(lambda_client, name, {"y": 2})
+
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.CallbackHandlerDeprecated"
+    assert error["errorMessage"].startswith(
+        "ERROR: AWS Lambda has removed support for callback-based function handlers"
+    )
 
 
 def test_a_handler_error_has_aws_error_shape(lambda_client, make_function, ric_zip):
