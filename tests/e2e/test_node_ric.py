@@ -79,13 +79,8 @@ exports.handler = async (event, context) => {
     clientContext: context.clientContext,
   };
 };
-"""
 
-APP += """
-exports.viaCallback = (event, context, callback) => {
-  context.callbackWaitsForEmptyEventLoop = false;
-  setTimeout(() => callback(null, { via: "callback", event }), 10);
-};
+exports.viaCallback = (event, context, callback) => callback(null, event);
 """
 
 ESM_APP = """\
