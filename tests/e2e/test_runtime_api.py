@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 from tests.conftest import ROLE, MakeFunction, client_for, invoke, tail, unique_name, wait_active
 
 BOOTSTRAP = r"""#!/usr/bin/env python3
-import json, os, sys, urllib.error, urllib.request
+import json, os, subprocess, sys, urllib.error, urllib.request
 
 API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
 
@@ -59,6 +60,15 @@ while True:
         post("/invocation/%s/error" % request_id,
              {"errorMessage": "it broke", "errorType": "Custom.Failure", "stackTrace": ["x"]},
              "Custom.Failure")
+        continue
+    if action == "curl":  # as AWS's tutorial bootstrap answers: curl, which asks to continue
+        with open("/tmp/response.json", "w") as out:  # over 1 MB
+            out.write('"' + "y" * 1_100_000 + '"')
+        done = subprocess.run(
+            ["curl", "-sv", "-o", "/dev/null", "--data-binary", "@/tmp/response.json",
+             API + "/invocation/%s/response" % request_id], capture_output=True)
+        after_last = {"curl": [line for line in done.stderr.decode().splitlines()
+                               if line.startswith(("> Expect", "< HTTP/"))]}
         continue
     if action == "big":
         status, _, answer = call("POST", "/invocation/%s/response" % request_id,
@@ -193,6 +203,21 @@ def test_an_error_reported_by_the_runtime_is_the_invocations_error(lambda_client
     assert error == {"errorMessage": "it broke", "errorType": "Custom.Failure", "stackTrace": ["x"]}
     _, after = invoke(lambda_client, name, {"n": 3})
     assert after["event"] == {"n": 3}  # the runtime carries on with the next event
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl on the host")
+def test_a_client_that_expects_100_continue_is_answered_at_once(lambda_client, make_function):
+    name = custom(make_function)
+
+    _, result = invoke(lambda_client, name, {"action": "curl"})
+    _, next_report = invoke(lambda_client, name, {})
+
+    assert result == "y" * 1_100_000
+    assert next_report["after_last"]["curl"] == [
+        "> Expect: 100-continue",
+        "< HTTP/1.1 100 Continue",
+        "< HTTP/1.1 202 Accepted",
+    ]
 
 
 def test_an_oversized_response_is_refused_with_413(lambda_client, make_function):

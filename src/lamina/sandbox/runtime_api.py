@@ -16,7 +16,8 @@ Python runtime. Its answers follow the AWS runtime interface emulator: 202 ``{"s
 400 ``InvalidRequestID`` for a request id that is not the current one, 403
 ``InvalidStateTransition`` for a call out of turn (a second response, a response before any
 event), 413 ``RequestEntityTooLarge`` for a response over 6 MB (the invoker then gets
-``Function.ResponseSizeTooLarge``).
+``Function.ResponseSizeTooLarge``). A client that sends ``Expect: 100-continue`` (curl, over
+1 MB) is told to continue at once, as AWS's Go server does.
 
 It runs in its own process, forked by the environment's init, as the sandbox user under the
 seccomp filter, like the runtime it serves. Standard library only; runs on Python 3.9+.
@@ -232,7 +233,7 @@ async def _serve_connection(
 ) -> None:
     try:
         while True:
-            request = await _read_head(reader)
+            request = await _read_head(reader, writer)
             if request is None:
                 return
             method, path, headers = request
@@ -258,7 +259,9 @@ async def _serve_connection(
         writer.close()
 
 
-async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str]] | None:
+async def _read_head(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[str, str, dict[str, str]] | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
@@ -272,6 +275,10 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, 
         if line:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+    if headers.get("expect", "").lower() == "100-continue":
+        # curl asks before sending a body over 1 MB, and waits a second for no answer; AWS's
+        # Runtime API (Go's HTTP server) answers at once.
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     return method, target.split("?", 1)[0], headers
 
 
