@@ -218,6 +218,17 @@ class FunctionUrlConfig:
 
 
 @dataclass(frozen=True)
+class ProvisionedConfig:
+    """A provisioned concurrency configuration as stored: the request, not its progress."""
+
+    function_name: str
+    qualifier: str
+    """A version number or an alias name."""
+    requested: int
+    last_modified_ms: int
+
+
+@dataclass(frozen=True)
 class InvokeRequest:
     """A parsed Invoke call, free of HTTP."""
 
