@@ -16,7 +16,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from lamina.errors import LaminaError, SandboxError
+from lamina.errors import SandboxError, TooManyRequestsException
 from lamina.model import FunctionConfig
 from lamina.pool.launcher import PROVISIONED, Launcher
 from lamina.pool.pool import EnvironmentPool
@@ -164,7 +164,12 @@ class Provisioner:
             env = await self.pool.start_provisioned(
                 slot, key, lambda: self.launcher.start(config, key, PROVISIONED), config.memory_mb
             )
-        except (SandboxError, LaminaError) as exc:
+        except TooManyRequestsException as exc:
+            raise _StartFailedError(
+                f"lamina: the node's memory budget ({self.pool.memory_budget_mb} MB) holds no "
+                f"room for another {config.memory_mb} MB environment"
+            ) from exc
+        except SandboxError as exc:
             raise _StartFailedError(f"lamina could not start an environment: {exc}") from exc
         env.report_init_duration = False
         if env.init_error is not None or not env.alive:
