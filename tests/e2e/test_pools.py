@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tests.conftest import MakeFunction, RunningServer, client_for, invoke, tail
+from tests.conftest import MakeFunction, RunningServer, client_for, invoke, tail, wait_active
 from tests.e2e.test_provisioned import stats, wait_status
 
 HANDLER = """
@@ -161,3 +161,30 @@ def test_provisioned_environments_are_not_evicted_for_on_demand_work(
     assert stats(server)["provisioned_environments"] == 2
     assert not cold
     assert served
+
+
+def test_a_redeploy_drains_old_environments_busy_ones_after_their_invocation(
+    start_server, make_function: MakeFunction
+):
+    server = start_server()
+    client = client_for(server.endpoint)
+    name = make_function(HANDLER, client=client)
+    warm, _ = run(client, name)
+    with ThreadPoolExecutor(1) as pool:
+        busy = pool.submit(invoke, client_for(server.endpoint), name, {"seconds": 2.0})
+        time.sleep(0.5)
+        client.update_function_configuration(
+            FunctionName=name, Environment={"Variables": {"NEW": "1"}}
+        )
+        wait_active(client, name)
+        while_busy = stats(server)
+        old = busy.result()[1]["environment"]
+    after = stats(server)
+    new, cold = run(client, name)
+
+    assert old == warm  # the busy invocation took the warm environment
+    assert while_busy["environments"] == 1  # retired, but kept until its invocation ends
+    assert after["environments"] == 0
+    assert after["memory_used_mb"] == 0
+    assert cold
+    assert new != old
