@@ -456,10 +456,21 @@ def test_deleting_the_alias_version_or_function_releases_them(start_server, make
         FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=1
     )
     wait_status(client, name, "1")
+    client.delete_function(FunctionName=name, Qualifier="1")
+    after_version = stats(server)["provisioned_environments"]
+    client.update_function_configuration(FunctionName=name, Description="v2")
+    wait_active(client, name)
+    client.publish_version(FunctionName=name)
+    client.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier="2")
+    client.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="2", ProvisionedConcurrentExecutions=1
+    )
+    wait_status(client, name, "2")
     client.delete_function(FunctionName=name)
     after_function = stats(server)
 
     assert after_alias == 0
+    assert after_version == 0
     assert after_function["provisioned_environments"] == 0
     assert after_function["environments"] == 0
     unreserved = client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
@@ -509,3 +520,28 @@ def test_the_provisioned_environment_logs_its_init_before_any_invocation(
     assert [m.split(" ", 1)[0] for m in messages[1:]] == ["START", "END", "REPORT"]
     assert "Init Duration" not in messages[-1]
     assert json.loads(json.dumps(messages))  # plain text lines
+
+
+def test_responses_carry_only_members_of_botocore_s_output_shapes(
+    lamina_server, lambda_client, make_function: MakeFunction
+):
+    model = lambda_client.meta.service_model
+    name = published(lambda_client, make_function)
+    path = f"/2019-09-30/functions/{name}/provisioned-concurrency"
+    body = json.dumps({"ProvisionedConcurrentExecutions": 1}).encode()
+
+    put = signed_request(lamina_server.endpoint, "PUT", f"{path}?Qualifier=1", body)
+    wait_status(lambda_client, name, "1")
+    get = signed_request(lamina_server.endpoint, "GET", f"{path}?Qualifier=1")
+    listed = signed_request(lamina_server.endpoint, "GET", f"{path}?List=ALL")
+
+    def members(operation: str) -> set[str]:
+        return set(model.operation_model(operation).output_shape.members)
+
+    item = set(model.shape_for("ProvisionedConcurrencyConfigListItem").members)
+    assert put.status == 202
+    assert set(put.json()) <= members("PutProvisionedConcurrencyConfig")
+    assert set(get.json()) <= members("GetProvisionedConcurrencyConfig")
+    assert set(listed.json()) <= members("ListProvisionedConcurrencyConfigs")
+    assert all(set(c) <= item for c in listed.json()["ProvisionedConcurrencyConfigs"])
+    assert set(get.json()) >= members("GetProvisionedConcurrencyConfig") - {"StatusReason"}

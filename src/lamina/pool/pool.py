@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from lamina.errors import TooManyRequestsException
+from lamina.errors import SandboxError, TooManyRequestsException
 from lamina.pool.environment import Environment
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class EnvironmentPool:
         self.evictions = 0
         self._start_slots = asyncio.Semaphore(max_concurrent_starts)
         self._destroying: set[asyncio.Task[None]] = set()
+        self._starting: set[asyncio.Future[Environment]] = set()
         self._slots: dict[str, _Slot] = {}
         self._slot_of: dict[Environment, _Slot] = {}
         """Every live environment the pool counts, with its slot."""
@@ -123,7 +124,7 @@ class EnvironmentPool:
                 env = self._take_idle(group, key)
                 if env is not None:
                     return env
-                starting = asyncio.ensure_future(self._start(group, memory_mb, start))
+                starting = self._start_soon(group, memory_mb, start)
                 await asyncio.wait({starting}, timeout=self.start_slot_s)
             env = await asyncio.shield(starting)
         except asyncio.CancelledError:
@@ -169,6 +170,16 @@ class EnvironmentPool:
 
     # -- starting environments -------------------------------------------------------------
 
+    def _start_soon(
+        self, group: _Slot, memory_mb: int, start: Start
+    ) -> asyncio.Future[Environment]:
+        """The start as a task of its own (it finishes even if its caller goes away); close()
+        waits for it."""
+        starting = asyncio.ensure_future(self._start(group, memory_mb, start))
+        self._starting.add(starting)
+        starting.add_done_callback(self._starting.discard)
+        return starting
+
     async def _start(self, group: _Slot, memory_mb: int, start: Start) -> Environment:
         """Make room for ``memory_mb`` (evicting idle environments), then start one."""
         self._make_room(memory_mb)
@@ -178,6 +189,10 @@ class EnvironmentPool:
         except BaseException:
             self.memory_used_mb -= memory_mb
             raise
+        if self._closing:
+            self.memory_used_mb -= memory_mb
+            await env.destroy()
+            raise SandboxError("the server is stopping")
         self.memory_used_mb += env.memory_mb - memory_mb
         group.live.add(env)
         self._slot_of[env] = group
@@ -218,7 +233,7 @@ class EnvironmentPool:
         group = self._slots.get(slot) or self._slot(slot)
         group.key = key
         async with self._start_slots:
-            starting = asyncio.ensure_future(self._start(group, memory_mb, start))
+            starting = self._start_soon(group, memory_mb, start)
             await asyncio.wait({starting}, timeout=self.start_slot_s)
         env = await asyncio.shield(starting)
         group.provisioned.add(env)
@@ -299,6 +314,8 @@ class EnvironmentPool:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+        if self._starting:
+            await asyncio.gather(*self._starting, return_exceptions=True)
         everything = list(self._slot_of)
         for env in everything:
             self._discard(env)
