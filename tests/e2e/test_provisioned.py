@@ -417,7 +417,7 @@ def test_a_provisioned_environment_that_dies_is_replaced(lambda_client, make_fun
 # -- lifecycle: delete, restart ------------------------------------------------------------------
 
 
-def test_deleting_the_config_releases_its_environments(start_server, make_function):
+def test_a_smaller_config_or_deleting_it_releases_environments(start_server, make_function):
     server = start_server()
     client = client_for(server.endpoint)
     name = published(client, make_function)
@@ -427,11 +427,19 @@ def test_deleting_the_config_releases_its_environments(start_server, make_functi
     )
     wait_status(client, name, "1")
     held = stats(server)
+    client.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=1
+    )
+    shrunk = wait_status(client, name, "1")
+    held_after_shrinking = stats(server)
     client.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
     released = stats(server)
     response, result = invoke(client, name, {}, Qualifier="1", LogType="Tail")
 
     assert held["provisioned_environments"] == 3
+    assert shrunk["AllocatedProvisionedConcurrentExecutions"] == 1
+    assert held_after_shrinking["provisioned_environments"] == 1
+    assert held_after_shrinking["environments"] == 1
     assert released["provisioned_environments"] == 0
     assert released["environments"] == 0
     assert result["type"] == "on-demand"
@@ -545,3 +553,30 @@ def test_responses_carry_only_members_of_botocore_s_output_shapes(
     assert set(listed.json()) <= members("ListProvisionedConcurrencyConfigs")
     assert all(set(c) <= item for c in listed.json()["ProvisionedConcurrencyConfigs"])
     assert set(get.json()) >= members("GetProvisionedConcurrencyConfig") - {"StatusReason"}
+
+
+def test_on_demand_invocations_get_the_reservation_minus_the_provisioned_concurrency(
+    lamina_server, lambda_client, make_function: MakeFunction
+):
+    name = published(lambda_client, make_function)
+    lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=1
+    )
+    wait_status(lambda_client, name, "1")
+
+    def one(client: Any) -> str:
+        try:
+            return str(invoke(client, name, {"seconds": 1.5}, Qualifier="1")[1]["type"])
+        except ClientError as exc:
+            return f"{exc.response['Error']['Code']}:{exc.response.get('Reason')}"
+
+    clients = [client_for(lamina_server.endpoint) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        outcomes = sorted(pool.map(one, clients))
+
+    assert outcomes == [
+        "TooManyRequestsException:ReservedFunctionConcurrentInvocationLimitExceeded",
+        "on-demand",
+        "provisioned-concurrency",
+    ]

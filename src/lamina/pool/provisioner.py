@@ -24,6 +24,8 @@ from lamina.pool.pool import EnvironmentPool
 log = logging.getLogger(__name__)
 
 IN_PROGRESS, READY, FAILED = "IN_PROGRESS", "READY", "FAILED"
+_MAX_ROUNDS = 5
+"""Rounds of starts one fill may take when environments keep dying as soon as they are up."""
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"
 """AWS's StatusReason when the function's init fails in a provisioned environment."""
 
@@ -138,7 +140,7 @@ class Provisioner:
 
     async def _fill(self, slot: str) -> None:
         """Start the slot's missing environments, then report READY or FAILED."""
-        while True:
+        for _ in range(_MAX_ROUNDS):
             names = self._by_slot.get(slot)
             if not names:
                 return
@@ -157,6 +159,7 @@ class Provisioner:
                 log.warning("provisioning %s failed: %s", slot, failures[0])
                 self._mark(slot, FAILED, reason or "lamina could not start an environment")
                 return
+        self._mark(slot, FAILED, "lamina: the environments exited right after their init")
 
     async def _start_one(self, slot: str, config: FunctionConfig) -> None:
         key = config.runtime_fingerprint
