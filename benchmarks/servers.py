@@ -111,12 +111,14 @@ class ServerProcess:
 
 
 def lamina_server(work_dir: Path, name: str = "lamina") -> ServerProcess:
-    """``lamina serve`` on a free port with a fresh data directory under ``work_dir``."""
+    """``lamina serve`` on a free port with a fresh data directory under ``work_dir``; its
+    memory budget holds every environment the suite starts (1,769 MB each), so cold starts are
+    measured without evictions."""
     port = free_port()
     data_dir = work_dir / f"{name}-data"
     argv = [
         sys.executable, "-m", "lamina", "serve",
-        "--port", str(port), "--data-dir", str(data_dir),
+        "--port", str(port), "--data-dir", str(data_dir), "--memory-budget", str(1 << 30),
     ]  # fmt: skip
     return ServerProcess(argv, port, work_dir / f"{name}.log", work_dir / "pycache")
 

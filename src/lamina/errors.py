@@ -10,6 +10,7 @@ name is what boto3 and the AWS CLI show the user::
     ├── AccessDeniedException            403
     ├── ResourceNotFoundException        404  (body key "Message", capitalised as AWS does)
     ├── CodeSigningConfigNotFoundException 404
+    ├── ProvisionedConcurrencyConfigNotFoundException 404
     ├── UnknownOperationException        404
     ├── ResourceConflictException        409
     ├── PreconditionFailedException      412
@@ -82,6 +83,10 @@ class ResourceNotFoundException(LaminaError):
 class CodeSigningConfigNotFoundException(LaminaError):
     status = 404
     message_key = "Message"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(LaminaError):
+    status = 404
 
 
 class UnknownOperationException(LaminaError):

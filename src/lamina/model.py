@@ -229,6 +229,17 @@ class ResponseSink(Protocol):
 
 
 @dataclass(frozen=True)
+class ProvisionedConfig:
+    """A provisioned concurrency configuration as stored: the request, not its progress."""
+
+    function_name: str
+    qualifier: str
+    """A version number or an alias name."""
+    requested: int
+    last_modified_ms: int
+
+
+@dataclass(frozen=True)
 class InvokeRequest:
     """A parsed Invoke call, free of HTTP."""
 

@@ -31,6 +31,7 @@ from lamina.control import (
     FunctionUrlControl,
     LayerControl,
     PermissionControl,
+    ProvisionedConcurrencyControl,
     TagControl,
     VersionControl,
 )
@@ -44,7 +45,7 @@ from lamina.sandbox import ProcessBackend, SandboxBackend
 from lamina.sandbox.cgroups import Cgroups
 from lamina.sandbox.diagnostics import namespace_problems
 from lamina.sandbox.namespace import NamespaceBackend
-from lamina.settings import Settings
+from lamina.settings import Settings, default_memory_budget_mb
 from lamina.store import EventStore, SqliteStore
 from lamina.store.crypto import EnvironmentCipher
 from lamina.telemetry import LogStore
@@ -74,6 +75,7 @@ class LaminaServer:
         self.pool = EnvironmentPool(
             idle_timeout_s=settings.idle_timeout_s,
             max_concurrent_starts=max(4, 2 * (os.cpu_count() or 1)),
+            memory_budget_mb=settings.memory_budget_mb or default_memory_budget_mb(),
         )
         self.launcher = launcher = Launcher(
             self.backend,
@@ -110,19 +112,23 @@ class LaminaServer:
             self.store, self.code, self.invoker, self.runtimes, settings.region, settings.account_id
         )
         self.permissions = PermissionControl(self.registry, self.store)
+        self.provisioned = ProvisionedConcurrencyControl(
+            self.registry, self.store, self.store.provisioned
+        )
         credentials = _credentials(settings)
         services = Services(
             registry=self.registry,
             concurrency=ConcurrencyControl(self.registry, self.admission),
             async_configs=EventInvokeConfigs(self.registry, self.store),
             versions=VersionControl(self.registry, self.store),
-            aliases=AliasControl(self.registry, self.store),
+            aliases=AliasControl(self.registry, self.store, self.provisioned),
             tags=TagControl(self.registry),
             permissions=self.permissions,
             layers=LayerControl(self.registry, self.store),
             code_signing=CodeSigningControl(self.registry, self.store.settings),
             function_settings=FunctionSettings(self.registry, self.store.settings),
             urls=FunctionUrlControl(self.registry, self.store, settings.port),
+            provisioned=self.provisioned,
             credentials=credentials,
             invoker=self.invoker,
             logs=self.logs,
@@ -139,6 +145,8 @@ class LaminaServer:
         await self.registry.recover()
         self.launcher.prestart(await self.registry.runtimes_in_use())
         self.pool.start()
+        self.invoker.provisioner.start()
+        await self.provisioned.recover()
         self.queue.start()
         # Everything allocated so far lives as long as the server: keep it out of the garbage
         # collector's sight, so full collections stay short (they were 9-11 ms pauses).
@@ -146,11 +154,12 @@ class LaminaServer:
         gc.freeze()
         available = ", ".join(self.runtimes.available()) or "none"
         log.info(
-            "lamina ready on %s (data %s, sandbox %s, runtimes %s)",
+            "lamina ready on %s (data %s, sandbox %s, runtimes %s, memory budget %d MB)",
             self.settings.endpoint,
             self.settings.data_dir,
             self.backend.name,
             available,
+            self.pool.memory_budget_mb,
         )
 
     async def stop(self) -> None:

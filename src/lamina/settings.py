@@ -18,6 +18,7 @@ ENV_REGION = "LAMINA_REGION"
 ENV_ACCOUNT_ID = "LAMINA_ACCOUNT_ID"
 ENV_SANDBOX = "LAMINA_SANDBOX"
 ENV_IDLE_TIMEOUT = "LAMINA_IDLE_TIMEOUT"
+ENV_MEMORY_BUDGET = "LAMINA_MEMORY_BUDGET"
 ENV_LOG_LEVEL = "LAMINA_LOG_LEVEL"
 ENV_NETWORK = "LAMINA_NETWORK"
 ENV_ZYGOTES = "LAMINA_ZYGOTES"
@@ -32,6 +33,9 @@ ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
+DEFAULT_MEMORY_FRACTION = 0.8
+"""Without ``--memory-budget``, live environments' MemorySize may add up to this share of RAM."""
+MIN_MEMORY_BUDGET_MB = 128
 SANDBOX_BACKENDS = ("namespace", "process")
 AUTH_MODES = ("sigv4", "none")
 NETWORK_MODES = ("none", "host")
@@ -60,6 +64,9 @@ class Settings:
     credentials: tuple[str, ...] = ()
     """``KEY:SECRET[:ACCOUNT]`` entries; empty means ``test:test`` in the server's account."""
     idle_timeout_s: float = 600.0
+    memory_budget_mb: int | None = None
+    """MemorySize of all live environments together; None: ``DEFAULT_MEMORY_FRACTION`` of
+    the host's RAM (``default_memory_budget_mb``)."""
     log_level: str = "info"
     runtime_overrides: Mapping[str, str] = field(default_factory=dict)
 
@@ -90,6 +97,10 @@ class Settings:
             raise ValueError("the concurrency limit must be at least 1")
         if self.idle_timeout_s <= 0:
             raise ValueError("idle timeout must be positive")
+        if self.memory_budget_mb is not None and self.memory_budget_mb < MIN_MEMORY_BUDGET_MB:
+            raise ValueError(
+                f"the memory budget must be at least {MIN_MEMORY_BUDGET_MB} MB (one environment)"
+            )
 
     @classmethod
     def load(
@@ -114,6 +125,18 @@ class Settings:
         return f"http://{self.host}:{self.port}"
 
 
+def default_memory_budget_mb(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """``DEFAULT_MEMORY_FRACTION`` of the host's RAM (MemTotal), in MB; 4 GB if unknown."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                total_mb = int(line.split()[1]) // 1024
+                return max(MIN_MEMORY_BUDGET_MB, int(total_mb * DEFAULT_MEMORY_FRACTION))
+    except (OSError, ValueError, IndexError):
+        pass
+    return 4096
+
+
 def _check_credential(entry: str) -> None:
     parts = entry.split(":")
     if len(parts) not in (2, 3) or not all(parts):
@@ -131,6 +154,7 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_ACCOUNT_ID: ("account_id", str),
         ENV_SANDBOX: ("sandbox", str),
         ENV_IDLE_TIMEOUT: ("idle_timeout_s", float),
+        ENV_MEMORY_BUDGET: ("memory_budget_mb", int),
         ENV_LOG_LEVEL: ("log_level", str),
         ENV_NETWORK: ("network", str),
         ENV_ZYGOTES: ("zygotes", str),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.settings import Settings
+from lamina.settings import Settings, default_memory_budget_mb
 
 
 def test_defaults_follow_the_shared_conventions():
@@ -34,8 +34,32 @@ def test_runtime_overrides_are_read_from_variables():
 
 
 @pytest.mark.parametrize(
-    "flags", [{"port": 0}, {"account_id": "123"}, {"sandbox": "docker"}, {"idle_timeout_s": 0}]
+    "flags",
+    [
+        {"port": 0},
+        {"account_id": "123"},
+        {"sandbox": "docker"},
+        {"idle_timeout_s": 0},
+        {"memory_budget_mb": 64},
+    ],
 )
 def test_invalid_settings_are_refused(flags):
     with pytest.raises(ValueError):
         Settings.load(flags, environ={})
+
+
+def test_the_memory_budget_comes_from_the_flag_or_the_variable():
+    assert (
+        Settings.load({"memory_budget_mb": 512}, {"LAMINA_MEMORY_BUDGET": "1024"}).memory_budget_mb
+        == 512
+    )
+    assert Settings.load(environ={"LAMINA_MEMORY_BUDGET": "1024"}).memory_budget_mb == 1024
+    assert Settings.load(environ={}).memory_budget_mb is None
+
+
+def test_the_default_memory_budget_is_a_share_of_the_host_memory(tmp_path: Path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16384000 kB\nMemFree:         1000 kB\n")
+
+    assert default_memory_budget_mb(meminfo) == int(16384000 // 1024 * 0.8)
+    assert default_memory_budget_mb(tmp_path / "missing") == 4096

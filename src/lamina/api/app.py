@@ -23,6 +23,7 @@ from lamina.api import (
     layers,
     logs,
     permissions,
+    provisioned,
     response_streams,
     sigv4,
     tags,
@@ -44,6 +45,7 @@ from lamina.control import (
     FunctionUrlControl,
     LayerControl,
     PermissionControl,
+    ProvisionedConcurrencyControl,
     TagControl,
     VersionControl,
 )
@@ -77,6 +79,7 @@ class Services:
     code_signing: CodeSigningControl
     function_settings: FunctionSettings
     urls: FunctionUrlControl
+    provisioned: ProvisionedConcurrencyControl
     credentials: Mapping[str, Credential] | None
     """Accepted access keys; None when authentication is off (``--auth none``)."""
     invoker: Invoker
@@ -104,6 +107,7 @@ _FUNCTION_CSC = rf"/2020-06-30/functions/{_NAME}/code-signing-config/?"
 _RUNTIME = rf"/2021-07-20/functions/{_NAME}/runtime-management-config/?"
 _RECURSION = rf"/2024-08-31/functions/{_NAME}/recursion-config/?"
 _URL = rf"/2021-10-31/functions/{_NAME}/url"
+_PROVISIONED = rf"/2019-09-30/functions/{_NAME}/provisioned-concurrency/?"
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/2015-03-31/functions/{_NAME}/invocations/?", invocations.invoke),
     ("POST", rf"/2014-11-13/functions/{_NAME}/invoke-async/?", invocations.invoke_async),
@@ -187,6 +191,9 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", rf"{_URL}/?", url_configs.update_function_url_config),
     ("DELETE", rf"{_URL}/?", url_configs.delete_function_url_config),
     ("GET", rf"{_URL}s/?", url_configs.list_function_url_configs),
+    ("PUT", _PROVISIONED, provisioned.put_provisioned_concurrency_config),
+    ("GET", _PROVISIONED, provisioned.get_or_list_provisioned_concurrency_configs),
+    ("DELETE", _PROVISIONED, provisioned.delete_provisioned_concurrency_config),
     ("GET", rf"{PATH_PREFIX}(?P<file>[0-9a-f]{{64}}\.zip)", functions.download_code),
 ]
 

@@ -10,12 +10,6 @@ import re
 
 _OPERATIONS: list[tuple[str, str, str, str]] = [
     (
-        "GET",
-        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
-        "ListProvisionedConcurrencyConfigs",
-        "List=ALL",
-    ),
-    (
         "POST",
         r"/2025-12-01/durable-executions/[^/]+/checkpoint/?",
         "CheckpointDurableExecution",
@@ -26,12 +20,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
     ("DELETE", r"/2025-11-30/capacity-providers/[^/]+/?", "DeleteCapacityProvider", ""),
     ("DELETE", r"/2025-12-01/durable-executions/[^/]+/?", "DeleteDurableExecution", ""),
     ("DELETE", r"/2015-03-31/event-source-mappings/[^/]+/?", "DeleteEventSourceMapping", ""),
-    (
-        "DELETE",
-        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
-        "DeleteProvisionedConcurrencyConfig",
-        "",
-    ),
     ("DELETE", r"/2026-07-09/resource-policy/[^/]+/?", "DeleteResourcePolicy", ""),
     ("GET", r"/2025-11-30/capacity-providers/[^/]+/?", "GetCapacityProvider", ""),
     ("GET", r"/2025-12-01/durable-executions/[^/]+/?", "GetDurableExecution", ""),
@@ -42,12 +30,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "GET",
         r"/2025-11-30/functions/[^/]+/function-scaling-config/?",
         "GetFunctionScalingConfig",
-        "",
-    ),
-    (
-        "GET",
-        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
-        "GetProvisionedConcurrencyConfig",
         "",
     ),
     ("GET", r"/2026-07-09/resource-policy/[^/]+/?", "GetResourcePolicy", ""),
@@ -70,12 +52,6 @@ _OPERATIONS: list[tuple[str, str, str, str]] = [
         "PUT",
         r"/2025-11-30/functions/[^/]+/function-scaling-config/?",
         "PutFunctionScalingConfig",
-        "",
-    ),
-    (
-        "PUT",
-        r"/2019-09-30/functions/[^/]+/provisioned-concurrency/?",
-        "PutProvisionedConcurrencyConfig",
         "",
     ),
     ("PUT", r"/2026-07-09/resource-policy/[^/]+/?", "PutResourcePolicy", ""),

@@ -73,7 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-timeout",
         dest="idle_timeout_s",
         type=float,
-        help="seconds an idle environment is kept",
+        help="seconds an idle on-demand environment is kept (default 600)",
+    )
+    serve.add_argument(
+        "--memory-budget",
+        dest="memory_budget_mb",
+        type=int,
+        help="MB of MemorySize all live environments may add up to (default 80%% of RAM); "
+        "idle ones are evicted, least recently used first, to stay within it",
     )
     serve.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
 

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
             "auth",
             "credentials",
             "idle_timeout_s",
+            "memory_budget_mb",
             "log_level",
         )
     }

@@ -8,6 +8,7 @@ from lamina.control.function_settings import FunctionSettings
 from lamina.control.functions import FunctionRegistry, FunctionView
 from lamina.control.layers import LayerControl
 from lamina.control.permissions import PermissionControl
+from lamina.control.provisioned import ProvisionedConcurrencyControl
 from lamina.control.tags import TagControl
 from lamina.control.urls import FunctionUrlControl
 from lamina.control.versions import VersionControl
@@ -23,6 +24,7 @@ __all__ = [
     "FunctionView",
     "LayerControl",
     "PermissionControl",
+    "ProvisionedConcurrencyControl",
     "TagControl",
     "VersionControl",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from lamina import arns
 from lamina.control.functions import FunctionRegistry
+from lamina.control.provisioned import ProvisionedConcurrencyControl
 from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -30,9 +31,16 @@ MAX_LIST_ITEMS = 50
 
 
 class AliasControl:
-    def __init__(self, registry: FunctionRegistry, store: Store) -> None:
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        store: Store,
+        provisioned: ProvisionedConcurrencyControl | None = None,
+    ) -> None:
         self.registry = registry
         self.store = store
+        self.provisioned = provisioned
+        """Told when an alias moves or goes, so its provisioned environments follow."""
 
     async def create(self, name_param: str, body: Mapping[str, Any]) -> dict[str, Any]:
         name = self.registry.function_only(name_param)
@@ -99,6 +107,8 @@ class AliasControl:
             revision_id=str(uuid.uuid4()),
         )
         await self.store.put_alias(updated)
+        if self.provisioned is not None and version != alias.function_version:
+            await self.provisioned.alias_changed(name, alias_name)
         return self.render(updated)
 
     async def delete(self, name_param: str, alias_name: str) -> None:
@@ -106,6 +116,8 @@ class AliasControl:
         name = self.registry.function_only(name_param)
         await self.registry.existing(name)
         await self.store.delete_alias(name, alias_name)
+        if self.provisioned is not None:
+            self.provisioned.alias_deleted(name, alias_name)
 
     async def list(
         self, name_param: str, version: str | None, marker: str | None, max_items: int | None

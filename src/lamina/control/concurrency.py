@@ -1,7 +1,8 @@
 """Reserved concurrency: Put/Get/DeleteFunctionConcurrency, kept with the function.
 
 A reservation is stored on the function (it survives restarts) and mirrored into the data
-plane's Admission, which enforces it on every invocation.
+plane's Admission, which enforces it on every invocation. It may not be smaller than the
+function's provisioned concurrency, which it then contains.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class ConcurrencyControl:
                 "failed to satisfy constraint: Member must have value greater than or equal to 0"
             )
         config = await self.registry.existing(name)
+        provisioned = self.admission.provisioned(name)
+        if amount < provisioned:
+            raise InvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function is less than the function's "
+                f"total provisioned concurrency [{provisioned}]."
+            )
         if not self.admission.can_reserve(name, amount):
             raise InvalidParameterValueException(
                 "Specified ReservedConcurrentExecutions for function decreases account's "

@@ -33,7 +33,8 @@ from lamina.model import (
     InvokeResult,
     State,
 )
-from lamina.pool import EnvironmentPool, Invocation, Launcher
+from lamina.pool import EnvironmentPool, Invocation, Launcher, Provisioner
+from lamina.pool.environment import Environment
 from lamina.store import Store
 
 if TYPE_CHECKING:
@@ -55,11 +56,15 @@ class Invoker:
         admission: Admission,
         region: str,
         account: str,
+        provisioner: Provisioner | None = None,
     ) -> None:
         self.store = store
         self.admission = admission
         self.pool = pool
         self.launcher = launcher
+        self.provisioner = provisioner or Provisioner(pool, launcher)
+        self._provisioned: dict[str, int] = {}
+        """Requested provisioned concurrency of every configured target (``name:qualifier``)."""
         self.region = region
         self.account = account
         self.queue: AsyncQueue | None = None
@@ -116,29 +121,70 @@ class Invoker:
         return ResourceNotFoundException(f"Function not found: {arn}")
 
     async def run(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
-        """Admit, then run in a warm or new environment; TooManyRequestsException if throttled."""
+        """Run in a ready provisioned environment if there is one; else admit, then run in a
+        warm or new on-demand environment; TooManyRequestsException if throttled."""
+        key = config.runtime_fingerprint
+        slot = _slot(config)
+        env = self.pool.take_provisioned(slot, key)
+        if env is not None:
+            ticket = self.admission.enter_provisioned(config.name)
+            try:
+                return await self._run_in(env, slot, config, request)
+            finally:
+                self.admission.leave(ticket)
         ticket = self.admission.enter(config.name)
         try:
-            return await self._run_admitted(config, request)
+            return await self._run_admitted(config, request, slot, key)
         finally:
             self.admission.leave(ticket)
 
-    async def _run_admitted(self, config: FunctionConfig, request: InvokeRequest) -> Execution:
-        key = config.runtime_fingerprint
-        slot = _slot(config)
+    async def _run_admitted(
+        self, config: FunctionConfig, request: InvokeRequest, slot: str, key: str
+    ) -> Execution:
         try:
-            env = await self.pool.acquire(slot, key, lambda: self.launcher.start(config, key))
+            env = await self.pool.acquire(
+                slot, key, lambda: self.launcher.start(config, key), config.memory_mb
+            )
         except SandboxError as exc:
             log.error("cannot start an environment for %s: %s", config.name, exc)
             raise ServiceException(
                 f"Lambda could not start an execution environment: {exc}"
             ) from exc
-        if request.stream is not None:
-            request.stream.begin(config.version)
+        return await self._run_in(env, slot, config, request)
+
+    async def _run_in(
+        self, env: Environment, slot: str, config: FunctionConfig, request: InvokeRequest
+    ) -> Execution:
         try:
+            if request.stream is not None:
+                request.stream.begin(config.version)
             return await env.invoke(self._invocation(config, request))
         finally:
             await self.pool.release(slot, env)
+
+    # -- provisioned concurrency -------------------------------------------------------------
+
+    def provision(self, target: str, config: FunctionConfig, requested: int) -> None:
+        """Keep ``requested`` environments of ``config`` (a published version) ready for
+        ``target`` (``name:version`` or ``name:alias``), counted against the function's
+        concurrency."""
+        self._provisioned[target] = requested
+        self._count_provisioned(config.name)
+        self.provisioner.set(target, config, requested)
+
+    def unprovision(self, target: str) -> None:
+        if self._provisioned.pop(target, None) is None:
+            return
+        self.provisioner.remove(target)
+        self._count_provisioned(target.split(":", 1)[0])
+
+    def provisioned_total(self, function_name: str, *, without: str | None = None) -> int:
+        """The function's provisioned concurrency over its targets (but ``without``)."""
+        prefix = f"{function_name}:"
+        return sum(n for t, n in self._provisioned.items() if t.startswith(prefix) and t != without)
+
+    def _count_provisioned(self, function_name: str) -> None:
+        self.admission.set_provisioned(function_name, self.provisioned_total(function_name))
 
     async def retire_environments(self, function_name: str, keep: FunctionConfig | None) -> None:
         """Stop reusing environments of an older configuration of $LATEST (``keep`` is the new
@@ -146,16 +192,19 @@ class Invoker:
         if keep is not None:
             await self.pool.retire(_slot(keep), keep.runtime_fingerprint)
             return
+        for target in [t for t in self._provisioned if t.split(":", 1)[0] == function_name]:
+            self.unprovision(target)
         for slot in self.pool.slots(f"{function_name}:"):
             await self.pool.retire(slot, None)
 
     async def retire_version(self, function_name: str, version: str) -> None:
+        self.unprovision(f"{function_name}:{version}")
         await self.pool.retire(f"{function_name}:{version}", None)
 
     def stats(self) -> dict[str, int]:
         """Counters an operator watches (served as JSON at ``/_lamina/stats``)."""
         doc = {
-            "environments": self.pool.count(),
+            **self.pool.stats(),
             "running_invocations": self.admission.running(),
         }
         if self.queue is not None:
@@ -167,6 +216,7 @@ class Invoker:
 
     async def close(self) -> None:
         """Stop every environment (the queue was closed first)."""
+        await self.provisioner.close()
         await self.pool.close()
 
     def _invocation(self, config: FunctionConfig, request: InvokeRequest) -> Invocation:

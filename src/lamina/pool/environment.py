@@ -66,6 +66,9 @@ class Environment:
         self.busy = False
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None
+        self.report_init_duration = True
+        """False for provisioned environments: their init ran before any invocation, so no
+        REPORT line carries it (as on AWS)."""
         self._loop = asyncio.get_running_loop()
         self._frames = protocol.FrameReader(max_frame=_FRAME_LIMIT)
         self._waiter: asyncio.Future[tuple[int, dict[str, object], bytes]] | None = None
@@ -108,6 +111,11 @@ class Environment:
         if self._init_failure is not None:
             self._emit(lines.init_report(self.init_duration_ms, self._init_failure[0]))
 
+    @property
+    def init_error(self) -> str | None:
+        """The error type of a failed init (reported by the first invocation), or None."""
+        return self._init_failure[0] if self._init_failure is not None else None
+
     def freeze_later(self, delay_s: float) -> None:
         """Freeze the sandbox if it is still idle after ``delay_s`` (hot ones never are)."""
         self._cancel_freeze()
@@ -142,7 +150,9 @@ class Environment:
         self._logged_bytes, self._dropping = 0, False
         self._sink, self._chunks = invocation.stream, None
         self._emit(lines.start(invocation.request_id, invocation.version))
-        init_ms = self.init_duration_ms if self._first_invocation else None
+        init_ms = (
+            self.init_duration_ms if self._first_invocation and self.report_init_duration else None
+        )
         self._first_invocation = False
         started = time.perf_counter()
         outcome = (

@@ -25,6 +25,11 @@ from lamina.telemetry import LogStore, lines
 
 INIT_TIMEOUT_S = 10.0
 """AWS gives the init phase ten seconds; lamina allows the function's timeout if that is longer."""
+PROVISIONED_INIT_TIMEOUT_S = 130.0
+"""Provisioned environments may initialise for 130 s or the function's timeout, if longer."""
+ON_DEMAND = "on-demand"
+PROVISIONED = "provisioned-concurrency"
+"""Values of ``AWS_LAMBDA_INITIALIZATION_TYPE``."""
 
 _BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -51,7 +56,9 @@ class Launcher:
         self.sdk_path = sdk_path
         self.runtime_dir = Path(str(resources.files("lamina.runtime")))
 
-    async def start(self, config: FunctionConfig, key: str) -> Environment:
+    async def start(
+        self, config: FunctionConfig, key: str, initialization_type: str = ON_DEMAND
+    ) -> Environment:
         """Create a sandbox for ``config`` and wait until its init has finished."""
         runtime = self.runtimes.get(config.runtime)
         if runtime is None:
@@ -81,7 +88,7 @@ class Launcher:
         spec = SandboxSpec(
             environment_id=environment_id,
             argv=command.argv,
-            env=self.environment_variables(config, stream, view, command.env),
+            env=self.environment_variables(config, stream, view, command.env, initialization_type),
             cwd=view.task_root,
             mounts=mounts,
             memory_mb=config.memory_mb,
@@ -94,7 +101,10 @@ class Launcher:
         sandbox = await self.backend.create(spec)
         env = Environment(sandbox, key, config.memory_mb, log)
         try:
-            await env.wait_ready(started, max(INIT_TIMEOUT_S, float(config.timeout_s)))
+            init_limit_s = PROVISIONED_INIT_TIMEOUT_S if initialization_type == PROVISIONED else 0
+            await env.wait_ready(
+                started, max(INIT_TIMEOUT_S, init_limit_s, float(config.timeout_s))
+            )
         except BaseException:
             await env.destroy()
             raise
@@ -127,6 +137,7 @@ class Launcher:
         stream: str,
         view: View,
         runtime_env: Mapping[str, str] | None = None,
+        initialization_type: str = ON_DEMAND,
     ) -> dict[str, str]:
         """The variables AWS sets in every environment, then those of the runtime's family
         (``runtime_env``), then the user's own."""
@@ -146,7 +157,7 @@ class Launcher:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
         if config.application_log_level and config.log_format == "JSON":

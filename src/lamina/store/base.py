@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lamina.errors import InternalError
-from lamina.model import Alias, FunctionConfig, FunctionUrlConfig, LayerVersion
+from lamina.model import Alias, FunctionConfig, FunctionUrlConfig, LayerVersion, ProvisionedConfig
 
 
 class DuplicateError(InternalError):
@@ -175,3 +175,23 @@ class SettingsStore(Protocol):
         self, name: str, qualifier: str, kind: str, config: dict[str, Any]
     ) -> None:
         """Store (replace) one setting document of (function, qualifier)."""
+
+
+class ProvisionedStore(Protocol):
+    """Provisioned concurrency configurations, one per (function, version or alias).
+
+    A function's rows are removed with the function, an alias's with the alias, a version's
+    with the version.
+    """
+
+    async def put_provisioned(self, config: ProvisionedConfig) -> None:
+        """Store (replace) the configuration of (function, qualifier)."""
+
+    async def get_provisioned(self, name: str, qualifier: str) -> ProvisionedConfig | None:
+        """The configuration of (function, qualifier), or None."""
+
+    async def list_provisioned(self, name: str | None = None) -> list[ProvisionedConfig]:
+        """The function's configurations by qualifier; every function's when ``name`` is None."""
+
+    async def delete_provisioned(self, name: str, qualifier: str) -> bool:
+        """Remove a configuration; False if there was none."""

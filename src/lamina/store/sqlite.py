@@ -27,6 +27,8 @@ from lamina.model import Alias, FunctionConfig, FunctionUrlConfig, LayerVersion
 from lamina.store.base import DuplicateError
 from lamina.store.crypto import EnvironmentCipher
 from lamina.store.records import PLAIN_MARKER, ConfigCodec
+from lamina.store.sqlite_provisioned import TABLE as PROVISIONED_TABLE
+from lamina.store.sqlite_provisioned import SqliteProvisionedStore
 from lamina.store.sqlite_settings import FUNCTION_TABLES, SqliteSettingsStore
 
 MIGRATIONS_PACKAGE = "lamina.store.migrations"
@@ -52,6 +54,8 @@ class SqliteStore:
         self._aliases: dict[str, Alias] = {}
         self.settings = SqliteSettingsStore(self._db)
         """Code signing configurations and per-function settings, on the same database."""
+        self.provisioned = SqliteProvisionedStore(self._db)
+        """Provisioned concurrency configurations, on the same database."""
         self._urls: dict[str, FunctionUrlConfig] = {}
         """Function URLs by url_id, as requests to them have been served."""
 
@@ -118,6 +122,7 @@ class SqliteStore:
             "aliases",
             "policies",
             "function_urls",
+            PROVISIONED_TABLE,
             *FUNCTION_TABLES,
         )
         for table in tables:
@@ -184,6 +189,7 @@ class SqliteStore:
             (name, int(version)),
         ).fetchone()
         self._versions.pop(f"{name}:{int(version)}", None)
+        await self.provisioned.delete_provisioned(name, str(int(version)))
         return self._codec.loads(row[0]) if row else None
 
     async def put_alias(self, alias: Alias) -> None:
@@ -229,6 +235,7 @@ class SqliteStore:
         )
         self._aliases.pop(f"{name}:{alias}", None)
         await self.delete_function_url(name, alias)
+        await self.provisioned.delete_provisioned(name, alias)
         return cursor.rowcount > 0
 
     async def get_policy(self, name: str, qualifier: str) -> list[dict[str, Any]]:
