@@ -262,10 +262,13 @@ def logs_client(lamina_server: RunningServer) -> Any:
 
 
 def zip_files(files: dict[str, str | bytes]) -> bytes:
+    """A zip of ``files``; the same files give the same bytes (entries carry a fixed date)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            archive.writestr(name, content)
+            entry = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, content, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
