@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -65,6 +66,8 @@ class CgroupPool:
 
     def refill_soon(self) -> None:
         """Make groups until ``size`` are ready, on a thread of its own (one at a time)."""
+        if not self.cgroups.enabled:
+            return
         with self._lock:
             if self._refilling or self._closed or len(self._ready) >= self.size:
                 return
@@ -98,7 +101,7 @@ class CgroupPool:
         the server's GIL from the invoke path.
         """
         own = [str(base.parent / "cgroup.procs") for base in self.cgroups.bases()]
-        if own:
+        if own and all(os.access(path, os.W_OK) for path in own):  # not in a delegated subtree
             self._warmer = subprocess.Popen(
                 [sys.executable, "-S", "-c", _WARMER, str(WARM_EVERY_S), *own],
                 stdin=subprocess.DEVNULL,

@@ -38,6 +38,8 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
+_LOCKABLE = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+"""Mount flags with the same values in ``statvfs``'s ``f_flag`` (ST_RDONLY, ST_NOSUID…)."""
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -94,11 +96,23 @@ def mount(
 
 
 def bind(
-    source: str, target: str, *, writable: bool = False, flags: int = MS_NOSUID | MS_NODEV
+    source: str,
+    target: str,
+    *,
+    writable: bool = False,
+    flags: int = MS_NOSUID | MS_NODEV,
+    keep_locked: bool = False,
 ) -> None:
-    """Bind-mount ``source`` on ``target``, read-only unless ``writable``."""
+    """Bind-mount ``source`` on ``target``, read-only unless ``writable``.
+
+    ``keep_locked``: also keep the read-only, nosuid, nodev and noexec flags the source's
+    mount has; in a mount namespace owned by a user namespace the kernel refuses to clear
+    them (they are locked), so a remount must repeat them.
+    """
     mount(source, target, None, MS_BIND | MS_REC)
     remount = MS_REMOUNT | MS_BIND | flags | (0 if writable else MS_RDONLY)
+    if keep_locked:
+        remount |= os.statvfs(target).f_flag & _LOCKABLE
     mount(None, target, None, remount)
 
 
@@ -126,6 +140,11 @@ def prctl_pointer(option: int, arg2: int, pointer: Any) -> int:
     function = _libc.prctl
     result = function(option, arg2, ctypes.cast(pointer, ctypes.c_void_p).value or 0, 0, 0)
     return _check(result, f"prctl {option}")
+
+
+def syscall(number: int, *args: Any) -> int:
+    """A raw system call; on failure, the result is negative and ``ctypes.get_errno()`` set."""
+    return int(_libc.syscall(number, *args))
 
 
 def pidfd_send_signal(pidfd: int, signal: int) -> None:
