@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.sandbox import linux, seccomp, userns, userns_probe
-from lamina.sandbox.cgroups import Cgroups
+from lamina.sandbox.cgroups import PIDS_MAX, Cgroups
 
 _FLAGS = (
     linux.CLONE_NEWNS
@@ -58,7 +58,13 @@ def diagnose(cgroups: Cgroups, root_mount: Path, *, rootless: bool) -> Diagnosis
         diagnosis.problems.append(filters)
     diagnosis.cgroup_problem = cgroups.problem()
     if diagnosis.cgroup_problem:
-        diagnosis.unenforced = unenforced_limits(process_limit=rootless and _nproc_works())
+        counted = rootless and userns.nproc_counts_per_namespace()
+        diagnosis.unenforced = unenforced_limits(process_limit=counted)
+        if counted:
+            diagnosis.notes.append(
+                f"pids: without a cgroup, an environment still has at most {PIDS_MAX} processes, "
+                "counted in its own user namespace (RLIMIT_NPROC)"
+            )
     return diagnosis
 
 
@@ -75,10 +81,6 @@ def unenforced_limits(*, process_limit: bool) -> list[str]:
     if not process_limit:
         limits.insert(2, "pids: no limit on a function's processes; a fork bomb reaches the host")
     return limits
-
-
-def _nproc_works() -> bool:
-    return userns.nproc_counts_per_namespace()
 
 
 def _namespaces_problem() -> str | None:

@@ -24,7 +24,7 @@ from lamina.errors import SandboxError
 from lamina.sandbox import jailer, linux, rootfs, userns
 from lamina.sandbox.base import Mounts, SandboxSpec, View
 from lamina.sandbox.cgroup_pool import CgroupPool
-from lamina.sandbox.cgroups import Cgroups, EnvironmentCgroup, Limits
+from lamina.sandbox.cgroups import PIDS_MAX, Cgroups, EnvironmentCgroup, Limits
 from lamina.sandbox.helpers import HelperProcess
 
 log = logging.getLogger(__name__)
@@ -367,7 +367,7 @@ def _userns_request(rootless: bool, cgroups: Cgroups) -> dict[str, Any] | None:
     kernel counts processes per user namespace (it stands in for, or doubles, pids.max)."""
     if not rootless:
         return None
-    return {"nproc": Limits(0).pids_max if userns.nproc_counts_per_namespace() else None}
+    return {"nproc": PIDS_MAX if userns.nproc_counts_per_namespace() else None}
 
 
 def _peak_resident_mb(init_pid: int) -> int:

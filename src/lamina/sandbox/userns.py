@@ -50,7 +50,11 @@ def enter(flags: int, uid: int, gid: int) -> None:
     """Unshare a new user namespace together with ``flags`` (the namespaces it will own) and
     map ``uid``/``gid`` inside it to this process's own ids outside."""
     outer_uid, outer_gid = os.geteuid(), os.getegid()
-    linux.unshare(flags | linux.CLONE_NEWUSER)
+    try:
+        linux.unshare(flags | linux.CLONE_NEWUSER)
+    except OSError as exc:
+        reason = os.strerror(exc.errno or 0)
+        raise OSError(exc.errno, f"unshare a user namespace and its namespaces: {reason}") from exc
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {outer_uid} 1")
     _write("/proc/self/gid_map", f"{gid} {outer_gid} 1")

@@ -45,7 +45,10 @@ def problem(root_mount: Path) -> str | None:
     step, code, message = failure
     reasons = causes(step, code, read_sysctls())
     why = "".join(f"; {reason}" for reason in reasons)
-    return f"rootless sandbox (user namespaces): {message}{why}"
+    return (
+        f"lamina is not root (uid {os.geteuid()}), so each environment needs a user namespace "
+        f"of its own, but {message}{why}"
+    )
 
 
 def causes(step: str, code: int, sysctls: dict[str, str]) -> list[str]:
@@ -160,6 +163,6 @@ def _build(report: int, root_mount: str) -> NoReturn:
 
 
 def _say(report: int, step: str, exc: OSError) -> None:
-    what = "cannot create a user namespace" if step == "unshare" else "cannot build a sandbox"
-    message = f"{what}: {exc.strerror or exc}"
+    what = "it cannot create one" if step == "unshare" else "it cannot build a sandbox in one"
+    message = f"{what} ({exc.strerror or exc})"
     os.write(report, f"{step}\0{exc.errno or 0}\0{message}".encode(errors="replace"))
