@@ -10,9 +10,11 @@ without user namespaces it refuses, and says why.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,30 @@ def test_a_node_function_runs_through_the_jailer(client, server):
     _, body = invoke(client, name, {})
 
     assert body == {"uid": 993, "pid": 2}
+
+
+BOOTSTRAP = """#!/usr/bin/env python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as answer:
+        request_id = answer.headers["Lambda-Runtime-Aws-Request-Id"]
+    body = json.dumps({"uid": os.getuid(), "pid": os.getpid()}).encode()
+    urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=body))
+"""
+
+
+def test_a_custom_runtime_is_served_the_runtime_api(client):
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        entry = zipfile.ZipInfo("bootstrap")
+        entry.external_attr = 0o100755 << 16
+        archive.writestr(entry, BOOTSTRAP)
+    name = deploy(client, "", runtime="provided.al2023", zip_bytes=package.getvalue())
+
+    _, body = invoke(client, name, {})
+
+    assert body["uid"] == 993
 
 
 def test_the_servers_data_and_other_functions_code_are_out_of_reach(client, server, hostile):

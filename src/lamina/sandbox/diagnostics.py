@@ -72,9 +72,10 @@ def unenforced_limits(*, process_limit: bool) -> list[str]:
     """What an environment without cgroups is not held to; ``process_limit``: its processes
     are still counted (``RLIMIT_NPROC`` per user namespace, rootless mode)."""
     limits = [
-        "memory: MemorySize is not a limit; a function can take the host's memory until the "
-        "kernel's OOM killer ends some process, and no invocation ends as Runtime.OutOfMemory "
-        "(Max Memory Used is the runtime's peak resident size instead)",
+        "memory: MemorySize is not a limit; a function can take the host's memory (and its "
+        "/tmp, a tmpfs, up to EphemeralStorage) until the kernel's OOM killer ends some "
+        "process, and no invocation ends as Runtime.OutOfMemory (Max Memory Used is the "
+        "runtime's peak resident size instead)",
         "CPU: no share proportional to MemorySize; a function can use every CPU",
         "freezer: idle environments are not frozen; their background threads keep running",
     ]
