@@ -182,6 +182,8 @@ class NamespaceBackend:
         self.network = network
         self.zygotes = zygotes
         self.rootless = rootless
+        if rootless:
+            self.name = "namespace (rootless)"
         self._userns = _userns_request(rootless, cgroups)
         self._jailer = HelperProcess.jailer()
         self._zygotes: dict[Path, HelperProcess] = {}
