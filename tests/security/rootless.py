@@ -10,6 +10,7 @@ removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -17,6 +18,7 @@ import site
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,8 @@ import lamina
 from tests.conftest import RunningServer, free_port
 
 USER = "nobody"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer")
 SETPRIV = ("setpriv", "--reuid={uid}", "--regid={gid}", "--clear-groups", "--inh-caps=-all")
 
 
@@ -75,8 +79,9 @@ class Workspace:
         return [part.format(**ids) for part in SETPRIV] + list(argv)
 
     def env(self) -> dict[str, str]:
-        return {"PATH": "/usr/bin:/bin", "HOME": str(self.home), "PYTHONUNBUFFERED": "1",
-                "LANG": "C.UTF-8"}  # fmt: skip
+        # /root/bin: a PATH often holds folders its user may not enter; lamina must cope.
+        return {"PATH": "/root/bin:/usr/bin:/bin", "HOME": str(self.home),
+                "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8"}  # fmt: skip
 
     def run_as_user(self, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
@@ -161,3 +166,28 @@ def without_user_namespaces(workspace: Workspace, argv: Sequence[str]) -> list[s
     """``argv`` run by the workspace's user on a (simulated) host without user namespaces."""
     user = workspace.user
     return [sys.executable, "-c", NO_USER_NAMESPACES, str(user.pw_uid), str(user.pw_gid), *argv]
+
+
+def has_v1_cgroups() -> bool:
+    return all((CGROUP_ROOT / c / "cgroup.procs").exists() for c in V1_CONTROLLERS)
+
+
+@contextmanager
+def delegated_v1_cgroup(workspace: Workspace) -> Iterator[str]:
+    """A folder in each v1 hierarchy lamina uses, given to the workspace's user, as root
+    would delegate one; yields its cgroup path (for ``--cgroup-parent``), removed after."""
+    parent = f"/lamina-rootless-{uuid.uuid4().hex[:8]}"
+    folders = [CGROUP_ROOT / c / parent.lstrip("/") for c in V1_CONTROLLERS]
+    try:
+        for folder in folders:
+            folder.mkdir()
+            for path in [folder, *folder.iterdir()]:
+                os.chown(path, workspace.user.pw_uid, workspace.user.pw_gid)
+        yield parent
+    finally:
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for child in [p for p in folder.iterdir() if p.is_dir()]:
+                    child.rmdir()
+            with contextlib.suppress(OSError):
+                folder.rmdir()

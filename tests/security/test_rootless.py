@@ -9,14 +9,11 @@ without user namespaces it refuses, and says why.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import subprocess
-import uuid
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,14 +28,19 @@ from tests.conftest import (
     wait_active,
     zip_files,
 )
-from tests.security.rootless import RootlessServer, Workspace, rootless_workspace
+from tests.security.rootless import (
+    RootlessServer,
+    Workspace,
+    delegated_v1_cgroup,
+    has_v1_cgroups,
+    rootless_workspace,
+)
 from tests.security.rootless import without_user_namespaces as no_userns_argv
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starts servers as another user")
 
 RUNTIME = "python3.11"
 """A runtime whose interpreter ``nobody`` can run here (pyenv's are under /root)."""
-V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer")
 
 
 @pytest.fixture(scope="module")
@@ -214,23 +216,10 @@ def test_without_user_namespaces_it_refuses_and_says_why(workspace):
 
 @pytest.fixture
 def delegated_cgroup(workspace: Workspace) -> Iterator[str]:
-    """A v1 cgroup folder in each hierarchy, given to the server's user."""
-    root = Path("/sys/fs/cgroup")
-    if not all((root / c / "cgroup.procs").exists() for c in V1_CONTROLLERS):
+    if not has_v1_cgroups():
         pytest.skip("this host has no cgroup v1 memory, cpu, pids and freezer hierarchies")
-    parent = f"/lamina-rootless-{uuid.uuid4().hex[:8]}"
-    folders = [root / c / parent.lstrip("/") for c in V1_CONTROLLERS]
-    for folder in folders:
-        folder.mkdir()
-        for path in [folder, *folder.iterdir()]:
-            os.chown(path, workspace.user.pw_uid, workspace.user.pw_gid)
-    yield parent
-    for folder in folders:
-        for child in [p for p in folder.iterdir() if p.is_dir()]:
-            with contextlib.suppress(OSError):
-                child.rmdir()
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+    with delegated_v1_cgroup(workspace) as parent:
+        yield parent
 
 
 def test_with_a_delegated_cgroup_memory_is_limited(workspace, delegated_cgroup):
