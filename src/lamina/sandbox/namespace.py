@@ -184,7 +184,7 @@ class NamespaceBackend:
         self.rootless = rootless
         if rootless:
             self.name = "namespace (rootless)"
-        self._userns = _userns_request(rootless, cgroups)
+        self._userns = _userns_request(rootless)
         self._jailer = HelperProcess.jailer()
         self._zygotes: dict[Path, HelperProcess] = {}
         self._zygote_broken_until: dict[Path, float] = {}
@@ -364,7 +364,7 @@ async def _read_all(fd: int) -> bytes:
         loop.remove_reader(fd)
 
 
-def _userns_request(rootless: bool, cgroups: Cgroups) -> dict[str, Any] | None:
+def _userns_request(rootless: bool) -> dict[str, Any] | None:
     """What the jailer needs for rootless environments: their process limit, when the
     kernel counts processes per user namespace (it stands in for, or doubles, pids.max)."""
     if not rootless:
