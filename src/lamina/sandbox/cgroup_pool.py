@@ -100,8 +100,10 @@ class CgroupPool:
         A process of its own, not a thread: its wake-ups every few milliseconds must not take
         the server's GIL from the invoke path.
         """
-        own = [str(base.parent / "cgroup.procs") for base in self.cgroups.bases()]
-        if own and all(os.access(path, os.W_OK) for path in own):  # not in a delegated subtree
+        v2 = self.cgroups.v2_base is not None
+        targets = [_warm_target(base, v2) for base in self.cgroups.bases()]
+        own = [target for target in targets if target is not None]
+        if own and len(own) == len(targets):
             self._warmer = subprocess.Popen(
                 [sys.executable, "-S", "-c", _WARMER, str(WARM_EVERY_S), *own],
                 stdin=subprocess.DEVNULL,
@@ -141,6 +143,18 @@ while os.getppid() == parent:  # the server is gone: so are we
     time.sleep(every)
 """
 """Writes its own pid into its own cgroups (it is in the server's) every ``every`` seconds."""
+
+
+def _warm_target(base: Path, v2: bool) -> str | None:
+    """The ``cgroup.procs`` the warmer writes itself into: the server's own group, or, when
+    its user may not write there (a subtree delegated to a server that is not root), the
+    delegated group itself on v1 (v2 allows no process beside child groups)."""
+    folders = (base.parent,) if v2 else (base.parent, base)
+    for folder in folders:
+        path = folder / "cgroup.procs"
+        if os.access(path, os.W_OK):
+            return str(path)
+    return None
 
 
 def _remove_quietly(group: EnvironmentCgroup) -> None:
