@@ -180,6 +180,15 @@ def test_a_fork_bomb_hits_the_process_limit_without_cgroups(client):
     assert outcome.get("stopped_at", 5000) < 1024, outcome
 
 
+def test_ignoring_sigterm_does_not_outlive_the_timeout(client):
+    name = deploy(client, (FUNCTIONS_DIR / "hostile.py").read_text(), Timeout=1)
+
+    body = attempt(client, name, "ignore_sigterm_and_spin")
+
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert attempt(client, name, "whoami")["uid"] == 993  # a new environment serves
+
+
 def test_start_up_names_the_limits_it_does_not_enforce(server):
     log = server.log()
 
