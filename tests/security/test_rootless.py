@@ -14,6 +14,7 @@ import os
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -221,6 +222,23 @@ def test_without_user_namespaces_it_refuses_and_says_why(workspace):
     assert "needs a user namespace of its own, but it cannot create one" in said
     assert "user.max_user_namespaces is 0" in said
     assert "--sandbox process" in said
+
+
+def test_in_a_container_with_a_masked_proc_it_refuses_and_says_why(workspace):
+    """Container runtimes mount over parts of /proc; a user namespace then may not mount a
+    /proc of its own. Here a private mount namespace masks one file, as Docker does."""
+    masked = next(p for p in ("/proc/timer_list", "/proc/keys", "/proc/kcore") if Path(p).exists())
+    argv = workspace.as_user(workspace.serve_argv(workspace.home / "masked", 1, "--cgroups",
+                                                  "optional"))  # fmt: skip
+    script = f'mount --bind /dev/null {masked} && exec "$@"'
+
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                             "sh", "-c", script, "sh", *argv],
+                            env=workspace.env(), capture_output=True, timeout=60)  # fmt: skip
+
+    said = result.stderr.decode()
+    assert result.returncode == 2, said
+    assert f"the host's /proc has paths mounted over it ({masked})" in said
 
 
 @pytest.fixture

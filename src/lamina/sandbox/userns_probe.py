@@ -43,7 +43,8 @@ def problem(root_mount: Path) -> str | None:
     if failure is None:
         return None
     step, code, message = failure
-    reasons = causes(step, code, read_sysctls())
+    covered = _covered_proc_paths() if "mount proc" in message else []
+    reasons = causes(step, code, read_sysctls(), covered)
     why = "".join(f"; {reason}" for reason in reasons)
     return (
         f"lamina is not root (uid {os.geteuid()}), so each environment needs a user namespace "
@@ -51,9 +52,14 @@ def problem(root_mount: Path) -> str | None:
     )
 
 
-def causes(step: str, code: int, sysctls: dict[str, str]) -> list[str]:
-    """The settings that explain a failed ``step`` (``unshare``, ``map``, ``build``)."""
+def causes(
+    step: str, code: int, sysctls: dict[str, str], covered_proc: list[str] | None = None
+) -> list[str]:
+    """The settings that explain a failed ``step`` (``unshare`` or ``build``);
+    ``covered_proc``: paths mounted over the host's /proc, when mounting a /proc failed."""
     found = []
+    if covered_proc:
+        found.append(_PROC_COVERED.format(", ".join(covered_proc[:3])))
     if sysctls.get("kernel.unprivileged_userns_clone") == "0":
         found.append(
             "kernel.unprivileged_userns_clone is 0: this kernel lets only root create user "
@@ -78,6 +84,22 @@ def causes(step: str, code: int, sysctls: dict[str, str]) -> list[str]:
     if not found and code == errno.EPERM:
         found.append("the kernel or a security module (SELinux, AppArmor, seccomp) refuses it")
     return found
+
+
+_PROC_COVERED = (
+    "the host's /proc has paths mounted over it ({}), as in a container: the kernel lets a "
+    "user namespace mount a /proc of its own only where the host's is fully visible"
+)
+
+
+def _covered_proc_paths() -> list[str]:
+    """Mount points inside /proc (a container runtime's masks), from /proc/self/mountinfo."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+    except OSError:
+        return []
+    return [p for p in points if p.startswith("/proc/") and "binfmt_misc" not in p]
 
 
 def read_sysctls() -> dict[str, str]:
