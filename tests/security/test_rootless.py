@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from tests.conftest import (
     client_for,
     handler_zip,
     invoke,
+    processes_with,
+    tail,
     unique_name,
     wait_active,
     zip_files,
@@ -179,6 +183,33 @@ def test_a_fork_bomb_hits_the_process_limit_without_cgroups(client):
     outcome = attempt(client, name, "fork_bomb")
 
     assert outcome.get("stopped_at", 5000) < 1024, outcome
+
+
+def test_daemons_die_with_their_environment(client):
+    name = deploy(client, (FUNCTIONS_DIR / "hostile.py").read_text())
+    marker = f"300.{time.time_ns()}"
+    assert attempt(client, name, "daemon", marker=marker) == "daemon started"
+    _wait_for(lambda: processes_with(marker))
+
+    client.delete_function(FunctionName=name)
+
+    _wait_for(lambda: not processes_with(marker))
+
+
+def _wait_for(condition: Callable[[], Any], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_max_memory_used_is_reported_without_a_memory_cgroup(client):
+    name = deploy(client, "def handler(event, context):\n    return len(bytearray(30 << 20))\n")
+
+    response, _ = invoke(client, name, {}, LogType="Tail")
+
+    used = re.search(r"Max Memory Used: (\d+) MB", tail(response))
+    assert used is not None and int(used.group(1)) >= 30
 
 
 def test_ignoring_sigterm_does_not_outlive_the_timeout(client):
