@@ -142,11 +142,6 @@ def prctl_pointer(option: int, arg2: int, pointer: Any) -> int:
     return _check(result, f"prctl {option}")
 
 
-def syscall(number: int, *args: Any) -> int:
-    """A raw system call; on failure, the result is negative and ``ctypes.get_errno()`` set."""
-    return int(_libc.syscall(number, *args))
-
-
 def pidfd_send_signal(pidfd: int, signal: int) -> None:
     _check(_libc.syscall(SYS_PIDFD_SEND_SIGNAL, pidfd, signal, None, 0), "pidfd_send_signal")
 
@@ -157,6 +152,29 @@ def last_capability() -> int:
             return int(f.read())
     except OSError:
         return 40
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def clear_capabilities() -> None:
+    """Empty the calling thread's effective, permitted and inheritable sets (capset(2)):
+    what changing from uid 0 to another does, for a process whose uid does not change."""
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()  # version 3: two 32-bit halves of each set
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset (clear capabilities)")
 
 
 def drop_capability_bounding_set() -> None:

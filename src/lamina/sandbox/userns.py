@@ -22,28 +22,13 @@ every environment's processes are alone in theirs.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 
 from lamina.sandbox import linux
 
-SYS_CAPSET = 126
-_CAPABILITY_VERSION_3 = 0x20080522
 NPROC_KERNEL = (5, 14)
 """The first kernel whose ``RLIMIT_NPROC`` counts processes per user namespace."""
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
 
 
 def enter(flags: int, uid: int, gid: int) -> None:
@@ -92,18 +77,9 @@ def drop_privileges() -> None:
     runtime dumpable again, as in root mode.
     """
     linux.drop_capability_bounding_set()
-    clear_capabilities()
+    linux.clear_capabilities()
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
-
-
-def clear_capabilities() -> None:
-    """Empty the effective, permitted and inheritable sets of the calling thread."""
-    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    result = linux.syscall(SYS_CAPSET, ctypes.byref(header), ctypes.byref(data))
-    if result < 0:
-        raise OSError(ctypes.get_errno(), "capset: cannot clear the capabilities")
 
 
 def _write(path: str, value: str) -> None:
