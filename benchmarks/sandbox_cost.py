@@ -1,6 +1,6 @@
 """Cost of creating one execution environment, by sandbox backend and by step.
 
-``python -m benchmarks.sandbox_cost`` (root, Linux) measures, in one run:
+``python -m benchmarks.sandbox_cost`` (Linux) measures, in one run:
 
 - **per backend**, from asking the backend for a sandbox to the first byte the started
   interpreter (``python -S`` that only answers on its control socket) sends back: the
@@ -11,7 +11,10 @@
   namespace, building the root file system, dropping privileges and loading the filter, and
   ``exec`` of the interpreter up to its first instruction.
 
-It rewrites the block between the ``sandbox-cost`` markers of docs/benchmarks.md.
+Run by root, it measures the root mode and rewrites the block between the ``sandbox-cost``
+markers of docs/benchmarks.md; run by another user, it measures the rootless mode (each
+environment in a user namespace of its own, ``userns.py``; no cgroups unless ``--cgroup-parent``
+names a subtree that user may write) and rewrites the ``sandbox-cost-rootless`` block.
 """
 
 from __future__ import annotations
@@ -37,12 +40,15 @@ from lamina.sandbox import (
     linux,
     rootfs,
     seccomp,
+    userns,
 )
 from lamina.sandbox.cgroups import Cgroups, Limits
 from lamina.sandbox.namespace import SANDBOX_GID, SANDBOX_UID, NamespaceBackend
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- sandbox-cost -->", "<!-- /sandbox-cost -->"
+ROOTLESS_BEGIN, ROOTLESS_END = "<!-- sandbox-cost-rootless -->", "<!-- /sandbox-cost-rootless -->"
+ROOTLESS = os.geteuid() != 0
 ANSWER = (
     "import os, socket\n"
     "s = socket.socket(fileno=int(os.environ['_LAMINA_CONTROL_FD']))\n"
@@ -82,9 +88,15 @@ async def _one(backend: SandboxBackend, mounts: Mounts) -> float:
     return elapsed
 
 
-async def per_backend(work: Path, runs: int) -> dict[str, Summary]:
+def _cgroups(parent: str | None) -> Cgroups:
+    """The host's cgroups, or none when this user cannot make any (rootless, no subtree)."""
+    cgroups = Cgroups.discover(parent=parent)
+    return cgroups if cgroups.problem() is None else Cgroups.none()
+
+
+async def per_backend(work: Path, runs: int, cgroups: Cgroups) -> dict[str, Summary]:
     mounts = _mounts(work)
-    namespace = NamespaceBackend(work / "sandbox", Cgroups.discover())
+    namespace = NamespaceBackend(work / "sandbox", cgroups, rootless=ROOTLESS)
     results = {}
     for name, backend in (("process", ProcessBackend()), ("namespace", namespace)):
         await _one(backend, mounts)  # warm-up (starts the jailer)
@@ -93,13 +105,13 @@ async def per_backend(work: Path, runs: int) -> dict[str, Summary]:
     return results
 
 
-def _timed_child(work: Path) -> dict[str, float]:
+def _timed_child(work: Path, cgroups: Cgroups) -> dict[str, float]:
     """One sandbox built step by step in forked children; each step's seconds."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        os._exit(_intermediate(work, write_end))
+        os._exit(_intermediate(work, write_end, cgroups))
     os.close(write_end)
     with os.fdopen(read_end, "rb") as reader:
         data = reader.read()
@@ -108,14 +120,18 @@ def _timed_child(work: Path) -> dict[str, float]:
     return {k: v for line in lines for k, v in line.items()}
 
 
-def _intermediate(work: Path, report: int) -> int:
+def _intermediate(work: Path, report: int, cgroups: Cgroups) -> int:
     t0 = time.perf_counter()
-    group = Cgroups.discover().create(f"bench-{uuid.uuid4().hex}", Limits(256))
+    group = cgroups.create(f"bench-{uuid.uuid4().hex}", Limits(256))
     group.attach(os.getpid())
     t1 = time.perf_counter()
     flags = (linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
              | linux.CLONE_NEWCGROUP | linux.CLONE_NEWNET)  # fmt: skip
-    linux.unshare(flags)
+    if ROOTLESS:
+        userns.enter(flags, SANDBOX_UID, SANDBOX_GID)
+        userns.limit_processes(1024)
+    else:
+        linux.unshare(flags)
     t2 = time.perf_counter()
     pid = os.fork()
     if pid == 0:
@@ -135,13 +151,18 @@ def _init(work: Path, report: int, forked_at: float) -> int:
         uid=SANDBOX_UID, gid=SANDBOX_GID,
     )  # fmt: skip
     (work / "sandbox" / "root").mkdir(parents=True, exist_ok=True)
-    rootfs.apply(steps, str(work / "sandbox" / "root"))
+    rootfs.apply(steps, str(work / "sandbox" / "root"), rootless=ROOTLESS)
+    if ROOTLESS:
+        userns.forbid_nested_user_namespaces()
     t4 = time.perf_counter()
     os.chdir("/tmp")
-    linux.drop_capability_bounding_set()
-    os.setgroups([])
-    os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
-    os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+    if ROOTLESS:
+        userns.drop_privileges()
+    else:
+        linux.drop_capability_bounding_set()
+        os.setgroups([])
+        os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
+        os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
     seccomp.install()
     t5 = time.perf_counter()
     os.write(report, json.dumps({
@@ -158,22 +179,29 @@ def _init(work: Path, report: int, forked_at: float) -> int:
     os.execv(str(mounts.interpreter), [str(mounts.interpreter), "-S", "-c", code])
 
 
-def per_step(work: Path, runs: int) -> dict[str, Summary]:
+def per_step(work: Path, runs: int, cgroups: Cgroups) -> dict[str, Summary]:
     samples: dict[str, list[float]] = {step: [] for step in STEPS}
     for _ in range(runs):
-        for step, seconds in _timed_child(work).items():
+        for step, seconds in _timed_child(work, cgroups).items():
             samples[step].append(seconds)
     return {step: Summary.of(values) for step, values in samples.items()}
 
 
-def render(backends: dict[str, Summary], steps: dict[str, Summary], runs: int) -> str:
+def render(
+    backends: dict[str, Summary], steps: dict[str, Summary], runs: int, cgroups: Cgroups
+) -> str:
+    mode = "root"
+    if ROOTLESS:
+        kind = "with cgroups" if cgroups.enabled else "without cgroups"
+        mode = f"rootless: uid {os.geteuid()}, a user namespace per environment, {kind}"
     rows = [
-        BEGIN,
-        "### Sandbox creation cost",
+        ROOTLESS_BEGIN if ROOTLESS else BEGIN,
+        "### Sandbox creation cost" + (", rootless mode" if ROOTLESS else ""),
         "",
-        f"`python -m benchmarks.sandbox_cost` ({runs} runs each, {time.strftime('%Y-%m-%d %H:%M')} "
-        f"UTC, {os.cpu_count()} cores, kernel {platform.release()}, interpreter "
-        f"`python{sys.version_info[0]}.{sys.version_info[1]} -S`).",
+        f"`python -m benchmarks.sandbox_cost` ({mode}; {runs} runs each, "
+        f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {os.cpu_count()} cores, kernel "
+        f"{platform.release()}, interpreter `python{sys.version_info[0]}.{sys.version_info[1]} "
+        "-S`).",
         "",
         "| backend: create → first byte from the interpreter | p50 | p99 |",
         "| --- | --- | --- |",
@@ -181,7 +209,7 @@ def render(backends: dict[str, Summary], steps: dict[str, Summary], runs: int) -
     rows += [f"| {name} | {s.p50_ms:.2f} ms | {s.p99_ms:.2f} ms |" for name, s in backends.items()]
     rows += ["", "| namespace sandbox step | p50 | p99 |", "| --- | --- | --- |"]
     rows += [f"| {name} | {s.p50_ms:.3f} ms | {s.p99_ms:.3f} ms |" for name, s in steps.items()]
-    rows.append(END)
+    rows.append(ROOTLESS_END if ROOTLESS else END)
     return "\n".join(rows)
 
 
@@ -201,18 +229,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sandbox_cost")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--cgroup-parent", help="rootless: a cgroup subtree this user may write")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("the namespace sandbox needs root", file=sys.stderr)
-        return 2
+    cgroups = _cgroups(args.cgroup_parent)
     with tempfile.TemporaryDirectory(prefix="lamina-sandbox-cost-") as tmp:
         work = Path(tmp)
-        backends = asyncio.run(per_backend(work, args.runs))
-        steps = per_step(work, args.runs)
-    block = render(backends, steps, args.runs)
+        backends = asyncio.run(per_backend(work, args.runs, cgroups))
+        steps = per_step(work, args.runs, cgroups)
+    block = render(backends, steps, args.runs, cgroups)
     print(block)
     if not args.no_write:
-        write_block(BEGIN, END, block)
+        if ROOTLESS:
+            write_block(ROOTLESS_BEGIN, ROOTLESS_END, block)
+        else:
+            write_block(BEGIN, END, block)
     return 0
 
 

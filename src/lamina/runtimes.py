@@ -154,7 +154,10 @@ def _pyenv_interpreter(identifier: str, environ: Mapping[str, str]) -> Path | No
 
 
 def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
+    try:  # a folder on PATH this user may not enter (another user's home) is no match
+        return path.is_file() and os.access(path, os.X_OK)
+    except OSError:
+        return False
 
 
 class _NodeFinder:

@@ -43,7 +43,7 @@ from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
 from lamina.sandbox import ProcessBackend, SandboxBackend
 from lamina.sandbox.cgroups import Cgroups
-from lamina.sandbox.diagnostics import namespace_problems
+from lamina.sandbox.diagnostics import diagnose
 from lamina.sandbox.namespace import NamespaceBackend
 from lamina.settings import Settings, default_memory_budget_mb
 from lamina.store import EventStore, SqliteStore
@@ -214,33 +214,64 @@ def _backend(settings: Settings) -> SandboxBackend:
         )
         return ProcessBackend()
     if settings.sandbox == "namespace":
-        cgroups = Cgroups.discover()
-        problems = namespace_problems(cgroups)
-        if problems:
-            raise SandboxUnavailableError(problems)
-        if settings.network == "host":
-            log.warning("network 'host': environments share the host's network, loopback included")
-        return NamespaceBackend(
-            settings.data_dir / "sandbox",
-            cgroups,
-            network=settings.network,
-            zygotes=settings.zygotes == "on",
-        )
+        return _namespace_backend(settings)
     raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
 
 
-class SandboxUnavailableError(Exception):
-    """The configured sandbox cannot isolate functions on this host."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        reasons = "".join(f"\n  - {p}" for p in problems)
-        super().__init__(
-            f"the namespace sandbox is not available on this host:{reasons}\n"
-            "lamina will not run functions with less isolation than configured. To run them "
-            "as plain processes, without isolation (only for code you trust), start it with "
-            "--sandbox process."
+def _namespace_backend(settings: Settings) -> NamespaceBackend:
+    """The namespace sandbox, rootless when lamina is not root; refuses (SandboxUnavailableError)
+    when a barrier is missing, or cgroups are while they are required."""
+    rootless = os.geteuid() != 0
+    work_dir = settings.data_dir / "sandbox"
+    cgroups = Cgroups.discover(parent=settings.cgroup_parent)
+    diagnosis = diagnose(cgroups, work_dir / "root", rootless=rootless)
+    if diagnosis.problems:
+        raise _no_isolation(diagnosis.problems)
+    for note in diagnosis.notes:
+        log.info("%s", note)
+    if diagnosis.cgroup_problem:
+        if settings.cgroups != "optional":
+            raise _no_cgroups(diagnosis.cgroup_problem, diagnosis.unenforced)
+        cgroups = Cgroups.none()
+        log.warning(
+            "environments get no cgroups (%s); --cgroups optional accepts that these limits "
+            "are not enforced:%s",
+            diagnosis.cgroup_problem,
+            "".join(f"\n  - {limit}" for limit in diagnosis.unenforced),
         )
+    if settings.network == "host":
+        log.warning("network 'host': environments share the host's network, loopback included")
+    return NamespaceBackend(
+        work_dir,
+        cgroups,
+        network=settings.network,
+        zygotes=settings.zygotes == "on",
+        rootless=rootless,
+    )
+
+
+class SandboxUnavailableError(Exception):
+    """The configured sandbox cannot isolate, or limit, functions on this host."""
+
+
+def _no_isolation(problems: list[str]) -> SandboxUnavailableError:
+    reasons = "".join(f"\n  - {p}" for p in problems)
+    return SandboxUnavailableError(
+        f"the namespace sandbox is not available on this host:{reasons}\n"
+        "lamina will not run functions with less isolation than configured. To run them "
+        "as plain processes, without isolation (only for code you trust), start it with "
+        "--sandbox process."
+    )
+
+
+def _no_cgroups(problem: str, unenforced: list[str]) -> SandboxUnavailableError:
+    limits = "".join(f"\n  - {limit}" for limit in unenforced)
+    return SandboxUnavailableError(
+        f"the namespace sandbox cannot give environments cgroups here: {problem}\n"
+        f"Without them, these limits are not enforced:{limits}\n"
+        "Give lamina a cgroup subtree its user may write (--cgroup-parent PATH, see "
+        "docs/security.md), or accept running without these limits: --cgroups optional."
+    )
 
 
 def _raise_open_files_limit() -> None:

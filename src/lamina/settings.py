@@ -28,6 +28,8 @@ ENV_ASYNC_DELAY_SCALE = "LAMINA_ASYNC_DELAY_SCALE"
 ENV_AUTH = "LAMINA_AUTH"
 ENV_CREDENTIALS = "LAMINA_CREDENTIALS"
 """``KEY:SECRET[:ACCOUNT],…``: the access keys lamina accepts (default ``test:test``)."""
+ENV_CGROUPS = "LAMINA_CGROUPS"
+ENV_CGROUP_PARENT = "LAMINA_CGROUP_PARENT"
 ENV_ENDPOINT = "LAMINA_ENDPOINT"
 ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
@@ -40,6 +42,9 @@ SANDBOX_BACKENDS = ("namespace", "process")
 AUTH_MODES = ("sigv4", "none")
 NETWORK_MODES = ("none", "host")
 ZYGOTE_MODES = ("on", "off")
+CGROUP_MODES = ("require", "optional")
+"""``require``: the namespace sandbox refuses to start without per-environment cgroups;
+``optional``: it runs without them when it must, and says which limits go unenforced."""
 """``none``: each environment has only its own loopback; ``host``: environments share the
 host's network (local development, chosen explicitly). Egress through NAT is to come."""
 
@@ -68,6 +73,11 @@ class Settings:
     """MemorySize of all live environments together; None: ``DEFAULT_MEMORY_FRACTION`` of
     the host's RAM (``default_memory_budget_mb``)."""
     log_level: str = "info"
+    cgroups: str = "require"
+    cgroup_parent: str | None = None
+    """A cgroup path (the same in every hierarchy) under which environments' groups are made,
+    instead of ``<the server's own cgroup>/lamina``: a subtree delegated to a server that is
+    not root (systemd ``Delegate=yes``, or a v1 folder given to its user)."""
     runtime_overrides: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +91,7 @@ class Settings:
             (self.sandbox, SANDBOX_BACKENDS, "sandbox backend"),
             (self.network, NETWORK_MODES, "network mode"),
             (self.zygotes, ZYGOTE_MODES, "zygote mode"),
+            (self.cgroups, CGROUP_MODES, "cgroups mode"),
             (self.auth, AUTH_MODES, "auth mode"),
         ):
             if value not in choices:
@@ -101,6 +112,9 @@ class Settings:
             raise ValueError(
                 f"the memory budget must be at least {MIN_MEMORY_BUDGET_MB} MB (one environment)"
             )
+        parent = self.cgroup_parent
+        if parent is not None and (not parent.startswith("/") or ".." in parent.split("/")):
+            raise ValueError(f"cgroup parent {parent!r} must be an absolute cgroup path")
 
     @classmethod
     def load(
@@ -162,6 +176,8 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_SQS_ENDPOINT: ("sqs_endpoint", str),
         ENV_ASYNC_DELAY_SCALE: ("async_delay_scale", float),
         ENV_AUTH: ("auth", str),
+        ENV_CGROUPS: ("cgroups", str),
+        ENV_CGROUP_PARENT: ("cgroup_parent", str),
     }
     values: dict[str, Any] = {}
     for var, (name, kind) in simple.items():

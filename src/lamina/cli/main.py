@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from lamina import __version__
 from lamina.settings import (
     AUTH_MODES,
+    CGROUP_MODES,
     DEFAULT_ENDPOINT,
     ENV_ENDPOINT,
     NETWORK_MODES,
@@ -45,6 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--zygotes",
         choices=ZYGOTE_MODES,
         help="on (default: fork Python environments from pre-initialised interpreters) or off",
+    )
+    serve.add_argument(
+        "--cgroups",
+        choices=CGROUP_MODES,
+        help="require (default: refuse to start without per-environment cgroups) or optional "
+        "(run without them where they cannot be made, naming the limits not enforced)",
+    )
+    serve.add_argument(
+        "--cgroup-parent",
+        dest="cgroup_parent",
+        help="cgroup path under which environments' cgroups are made (a subtree delegated to "
+        "lamina's user; default: <lamina's own cgroup>/lamina)",
     )
     serve.add_argument(
         "--concurrency-limit",

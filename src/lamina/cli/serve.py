@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
             "sandbox",
             "network",
             "zygotes",
+            "cgroups",
+            "cgroup_parent",
             "concurrency_limit",
             "sqs_endpoint",
             "async_delay_scale",

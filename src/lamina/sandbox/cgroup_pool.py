@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -65,6 +66,8 @@ class CgroupPool:
 
     def refill_soon(self) -> None:
         """Make groups until ``size`` are ready, on a thread of its own (one at a time)."""
+        if not self.cgroups.enabled:
+            return
         with self._lock:
             if self._refilling or self._closed or len(self._ready) >= self.size:
                 return
@@ -97,11 +100,15 @@ class CgroupPool:
         A process of its own, not a thread: its wake-ups every few milliseconds must not take
         the server's GIL from the invoke path.
         """
-        own = [str(base.parent / "cgroup.procs") for base in self.cgroups.bases()]
-        if own:
+        v2 = self.cgroups.v2_base is not None
+        bases = self.cgroups.bases()
+        targets = [_warm_target(base, v2) for base in bases]
+        own = [target for target in targets if target is not None]
+        if own and len(own) == len(targets):
             source = str(Path(__file__).resolve().parents[2])
+            joined = os.pathsep.join(map(str, bases))
             self._warmer = subprocess.Popen(
-                [sys.executable, "-S", "-c", _WARMER, str(WARM_EVERY_S), source, *own],
+                [sys.executable, "-S", "-c", _WARMER, str(WARM_EVERY_S), source, joined, *own],
                 stdin=subprocess.DEVNULL,
                 env={"PATH": "/usr/bin:/bin"},
             )
@@ -128,7 +135,7 @@ class CgroupPool:
 
 _WARMER = """
 import os, sys, time
-every, source, paths = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+every, source, bases, paths = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 parent = os.getppid()
 fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in paths]
 pid = str(os.getpid()).encode()
@@ -138,11 +145,23 @@ while os.getppid() == parent:
     time.sleep(every)
 sys.path.insert(0, source)
 from pathlib import Path
-from lamina.sandbox.cgroups import GROUP, reap_groups
-reap_groups([Path(p).parent / GROUP for p in paths], owner=parent)
+from lamina.sandbox.cgroups import reap_groups
+reap_groups([Path(base) for base in bases.split(os.pathsep)], owner=parent)
 """
 """Writes its own pid into its own cgroups (it is in the server's) every ``every`` seconds;
 when the server is gone (even killed), clears the server's environments and exits."""
+
+
+def _warm_target(base: Path, v2: bool) -> str | None:
+    """The ``cgroup.procs`` the warmer writes itself into: the server's own group, or, when
+    its user may not write there (a subtree delegated to a server that is not root), the
+    delegated group itself on v1 (v2 allows no process beside child groups)."""
+    folders = (base.parent,) if v2 else (base.parent, base)
+    for folder in folders:
+        path = folder / "cgroup.procs"
+        if os.access(path, os.W_OK):
+            return str(path)
+    return None
 
 
 def _remove_quietly(group: EnvironmentCgroup) -> None:

@@ -46,21 +46,36 @@ class Cgroups:
         self.v2_base = v2_base
 
     @classmethod
-    def discover(cls, proc_self_cgroup: str | None = None) -> Cgroups:
-        """Find the hierarchies and the server's own place in each."""
+    def discover(cls, proc_self_cgroup: str | None = None, parent: str | None = None) -> Cgroups:
+        """Find the hierarchies and the server's own place in each; environments' groups go
+        in ``<own place>/lamina``, or in ``parent`` (a cgroup path such as
+        ``/user.slice/user-1000.slice/user@1000.service/lamina``, the same in every
+        hierarchy) when given: a subtree delegated to a server that is not root."""
         text = proc_self_cgroup if proc_self_cgroup is not None else _read("/proc/self/cgroup")
         own: dict[str, str] = {}
         for line in text.splitlines():
             _, controllers, path = line.split(":", 2)
             for controller in controllers.split(","):
                 own[controller] = path
-        v1 = {c: ROOT / c / own[c].lstrip("/") / GROUP for c in V1_CONTROLLERS if c in own}
+        if parent is not None:
+            own = {c: parent for c in own}
+        suffix = GROUP if parent is None else ""
+        v1 = {c: ROOT / c / own[c].lstrip("/") / suffix for c in V1_CONTROLLERS if c in own}
         if len(v1) == len(V1_CONTROLLERS) and all((ROOT / c).is_dir() for c in v1):
             return cls(v1, None)
         unified = ROOT if (ROOT / "cgroup.controllers").exists() else None
         if unified is not None and "" in own:
-            return cls(None, unified / own[""].lstrip("/") / GROUP)
+            return cls(None, unified / own[""].lstrip("/") / suffix)
         return cls(None, None)
+
+    @classmethod
+    def none(cls) -> Cgroups:
+        """No cgroups: environments get none (their limits are not enforced)."""
+        return cls(None, None)
+
+    @property
+    def enabled(self) -> bool:
+        return self.v1_bases is not None or self.v2_base is not None
 
     def problem(self) -> str | None:
         """None when environments can get cgroups here, else why not."""
@@ -81,7 +96,7 @@ class Cgroups:
         if self.v2_base is not None:
             _enable_v2_controllers(self.v2_base)
             return EnvironmentCgroup({"unified": self.v2_base / name}, v2=True)
-        raise OSError("no cgroup hierarchy")
+        return EnvironmentCgroup({}, v2=False)  # none: every operation does nothing
 
     def bases(self) -> list[Path]:
         """The folders environments' groups are made in."""
@@ -96,6 +111,8 @@ class Cgroups:
 
 
 class EnvironmentCgroup:
+    """An environment's groups; without ``paths`` (no cgroups here) it limits nothing."""
+
     def __init__(self, paths: dict[str, Path], v2: bool) -> None:
         self.paths = paths
         self.v2 = v2
@@ -104,6 +121,8 @@ class EnvironmentCgroup:
         return self.paths["unified" if self.v2 else controller]
 
     def make(self, limits: Limits) -> None:
+        if not self.paths:
+            return
         for path in self.paths.values():
             path.mkdir(parents=True, exist_ok=True)
         memory = str(limits.memory_mb * 1024 * 1024)
@@ -119,6 +138,8 @@ class EnvironmentCgroup:
 
     def limit_cpu(self, limits: Limits) -> None:
         """Apply the CPU quota (after init: AWS lets the init phase burst)."""
+        if not self.paths:
+            return
         if self.v2:
             _write(self._path("cpu") / "cpu.max", f"{limits.cpu_quota_us} {CPU_PERIOD_US}")
         else:
@@ -130,6 +151,8 @@ class EnvironmentCgroup:
             _write(path / "cgroup.procs", str(pid))
 
     def oom_killed(self) -> bool:
+        if not self.paths:
+            return False
         name = "memory.events" if self.v2 else "memory.oom_control"
         with contextlib.suppress(OSError):
             for line in _read(self._path("memory") / name).splitlines():
@@ -140,6 +163,8 @@ class EnvironmentCgroup:
 
     def open_peak_memory(self) -> int:
         """A descriptor of the peak-memory file; ``peak_memory_bytes`` re-reads it cheaply."""
+        if not self.paths:
+            raise OSError("no memory cgroup")
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
         return os.open(self._path("memory") / name, os.O_RDONLY | os.O_CLOEXEC)
 
@@ -152,12 +177,16 @@ class EnvironmentCgroup:
             return 0
 
     def freeze(self) -> None:
+        if not self.paths:
+            return
         if self.v2:
             _write(self._path("freezer") / "cgroup.freeze", "1")
         else:
             _write(self._path("freezer") / "freezer.state", "FROZEN")
 
     def thaw(self) -> None:
+        if not self.paths:
+            return
         if self.v2:
             _write(self._path("freezer") / "cgroup.freeze", "0")
         else:

@@ -2,14 +2,19 @@
 
 ``lamina serve`` refuses to start with the namespace backend when any barrier is missing, and
 says which and why, instead of running untrusted code with less isolation than it claims.
+Missing cgroups are told apart: they take away limits (memory, CPU, processes, freezing), not
+isolation, so the server may run without them when told to (``--cgroups optional``), and it
+then says at start-up exactly which limits are not enforced.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from lamina.sandbox import linux, seccomp
-from lamina.sandbox.cgroups import Cgroups
+from lamina.sandbox import linux, seccomp, userns, userns_probe
+from lamina.sandbox.cgroups import PIDS_MAX, Cgroups
 
 _FLAGS = (
     linux.CLONE_NEWNS
@@ -21,24 +26,62 @@ _FLAGS = (
 )
 
 
-def namespace_problems(cgroups: Cgroups) -> list[str]:
-    """Every reason the namespace sandbox cannot run here; empty when it can."""
-    if os.geteuid() != 0:
-        return [
-            f"it needs root for now (lamina runs as uid {os.geteuid()}); the unprivileged "
-            "mode with user namespaces is not implemented yet"
-        ]
-    problems = []
-    namespaces = _namespaces_problem()
-    if namespaces:
-        problems.append(namespaces)
-    cgroup = cgroups.problem()
-    if cgroup:
-        problems.append(cgroup)
+@dataclass
+class Diagnosis:
+    problems: list[str] = field(default_factory=list)
+    """Why environments cannot be isolated here: the server refuses to start."""
+    cgroup_problem: str | None = None
+    """Why environments cannot get cgroups here, if they cannot."""
+    unenforced: list[str] = field(default_factory=list)
+    """The limits that go unenforced without cgroups, each with its consequence."""
+    notes: list[str] = field(default_factory=list)
+    """What works, and what differs from root mode: said at start-up."""
+
+
+def diagnose(cgroups: Cgroups, root_mount: Path, *, rootless: bool) -> Diagnosis:
+    """Everything start-up must say about the namespace sandbox on this host.
+
+    ``rootless``: the server is not root, so environments are built in user namespaces
+    (``userns.py``); ``root_mount``: the backend's empty folder for new roots (the rootless
+    probe builds a small root there, in a throw-away namespace).
+    """
+    diagnosis = Diagnosis()
+    if rootless:
+        problem = userns_probe.problem(root_mount)
+        diagnosis.notes += userns_probe.notes()
+    else:
+        problem = _namespaces_problem()
+    if problem:
+        diagnosis.problems.append(problem)
     filters = seccomp.available()
     if filters:
-        problems.append(filters)
-    return problems
+        diagnosis.problems.append(filters)
+    diagnosis.cgroup_problem = cgroups.problem()
+    if diagnosis.cgroup_problem:
+        counted = rootless and userns.nproc_counts_per_namespace()
+        diagnosis.unenforced = unenforced_limits(process_limit=counted)
+        if counted:
+            diagnosis.notes.append(
+                f"pids: without a cgroup, an environment still has at most {PIDS_MAX} processes, "
+                "counted in its own user namespace (RLIMIT_NPROC)"
+            )
+    return diagnosis
+
+
+def unenforced_limits(*, process_limit: bool) -> list[str]:
+    """What an environment without cgroups is not held to; ``process_limit``: its processes
+    are still counted (``RLIMIT_NPROC`` per user namespace, rootless mode)."""
+    limits = [
+        "memory: MemorySize is not a limit; a function can take the host's memory (and its "
+        "/tmp, a tmpfs, up to EphemeralStorage) until the kernel's OOM killer ends some "
+        "process, and no invocation ends as Runtime.OutOfMemory (Max Memory Used is the "
+        "runtime's peak resident size instead)",
+        "CPU: no share proportional to MemorySize; a function can use every CPU",
+        "freezer: idle environments are not frozen; their background threads keep running",
+    ]
+    if not process_limit:
+        limits.insert(2, "pids: no limit on a function's processes; a fork bomb reaches the host")
+    return limits
 
 
 def _namespaces_problem() -> str | None:

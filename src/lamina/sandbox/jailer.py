@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from lamina.sandbox import cgroups, linux, rootfs, seccomp
+from lamina.sandbox import cgroups, linux, rootfs, seccomp, userns
 
 JAILER_FD_VARIABLE = "_LAMINA_JAILER_FD"
 CONTROL_FD = 3
@@ -157,7 +157,10 @@ def _intermediate(request: dict[str, Any], fds: list[int], report_fd: int) -> No
     )
     if request.get("network") != "host":
         flags |= linux.CLONE_NEWNET
-    linux.unshare(flags)
+    if request.get("userns"):
+        _enter_user_namespace(request, flags)
+    else:
+        linux.unshare(flags)
     pid = os.fork()
     if pid == 0:
         os.close(report_fd)
@@ -166,9 +169,20 @@ def _intermediate(request: dict[str, Any], fds: list[int], report_fd: int) -> No
     os._exit(0)
 
 
+def _enter_user_namespace(request: dict[str, Any], flags: int) -> None:
+    """Rootless mode (``userns.py``): the namespaces belong to a user namespace of their own,
+    whose process count stands in for a pids cgroup when there is none."""
+    userns.enter(flags, request["uid"], request["gid"])
+    nproc = request["userns"].get("nproc")
+    if nproc:
+        userns.limit_processes(int(nproc))
+
+
 def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
     control, output, status = fds
-    rootfs.apply(request["steps"], request["root_mount"])
+    rootfs.apply(request["steps"], request["root_mount"], rootless=bool(request.get("userns")))
+    if request.get("userns"):
+        userns.forbid_nested_user_namespaces()
     socket.sethostname(request.get("hostname", "localhost"))
     if request.get("network") != "host":
         _loopback_up()
@@ -186,7 +200,7 @@ def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
     if control >= 0:
         os.close(control)
     os.close(output)
-    _drop_privileges(request["uid"], request["gid"])
+    _drop_privileges(request)
     _reap_until(watched, status)
 
 
@@ -292,12 +306,16 @@ def _prepare_process(request: dict[str, Any], output: int, keep: tuple[int, ...]
     for limit, value in ((resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(limit, (value, value))
     os.chdir(request["cwd"])
-    _drop_privileges(request["uid"], request["gid"])
+    _drop_privileges(request)
     if request.get("seccomp", True):
         seccomp.install()
 
 
-def _drop_privileges(uid: int, gid: int) -> None:
+def _drop_privileges(request: dict[str, Any]) -> None:
+    if request.get("userns"):
+        userns.drop_privileges()  # the ids are already the sandbox's: shed the capabilities
+        return
+    uid, gid = request["uid"], request["gid"]
     linux.drop_capability_bounding_set()
     os.setgroups([])
     os.setresgid(gid, gid, gid)

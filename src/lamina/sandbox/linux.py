@@ -38,6 +38,8 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
+_LOCKABLE = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+"""Mount flags with the same values in ``statvfs``'s ``f_flag`` (ST_RDONLY, ST_NOSUID…)."""
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -94,11 +96,23 @@ def mount(
 
 
 def bind(
-    source: str, target: str, *, writable: bool = False, flags: int = MS_NOSUID | MS_NODEV
+    source: str,
+    target: str,
+    *,
+    writable: bool = False,
+    flags: int = MS_NOSUID | MS_NODEV,
+    keep_locked: bool = False,
 ) -> None:
-    """Bind-mount ``source`` on ``target``, read-only unless ``writable``."""
+    """Bind-mount ``source`` on ``target``, read-only unless ``writable``.
+
+    ``keep_locked``: also keep the read-only, nosuid, nodev and noexec flags the source's
+    mount has; in a mount namespace owned by a user namespace the kernel refuses to clear
+    them (they are locked), so a remount must repeat them.
+    """
     mount(source, target, None, MS_BIND | MS_REC)
     remount = MS_REMOUNT | MS_BIND | flags | (0 if writable else MS_RDONLY)
+    if keep_locked:
+        remount |= os.statvfs(target).f_flag & _LOCKABLE
     mount(None, target, None, remount)
 
 
@@ -138,6 +152,29 @@ def last_capability() -> int:
             return int(f.read())
     except OSError:
         return 40
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def clear_capabilities() -> None:
+    """Empty the calling thread's effective, permitted and inheritable sets (capset(2)):
+    what changing from uid 0 to another does, for a process whose uid does not change."""
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()  # version 3: two 32-bit halves of each set
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset (clear capabilities)")
 
 
 def drop_capability_bounding_set() -> None:

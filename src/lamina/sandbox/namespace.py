@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import SandboxError
-from lamina.sandbox import jailer, linux, rootfs
+from lamina.sandbox import jailer, linux, rootfs, userns
 from lamina.sandbox.base import Mounts, SandboxSpec, View
 from lamina.sandbox.cgroup_pool import CgroupPool
-from lamina.sandbox.cgroups import Cgroups, EnvironmentCgroup, Limits
+from lamina.sandbox.cgroups import PIDS_MAX, Cgroups, EnvironmentCgroup, Limits
 from lamina.sandbox.helpers import HelperProcess
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ class NamespaceSandbox:
         return self.cgroup.oom_killed()
 
     def peak_memory_mb(self) -> int:
+        if not self.cgroup.paths:
+            return _peak_resident_mb(self.pid)
         if self._peak_fd is None:
             try:
                 self._peak_fd = self.cgroup.open_peak_memory()
@@ -163,9 +165,12 @@ class NamespaceBackend:
         network: str = "none",
         seccomp: bool = True,
         zygotes: bool = True,
+        rootless: bool = False,
     ) -> None:
         """``work_dir``: a folder of the server's for the empty mount point of new roots;
-        ``zygotes``: start Python environments from pre-initialised zygotes."""
+        ``zygotes``: start Python environments from pre-initialised zygotes; ``rootless``:
+        the server is not root, so each environment is built in a user namespace of its own
+        (``userns.py``)."""
         self.root_mount = work_dir / "root"
         self.root_mount.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups
@@ -176,6 +181,10 @@ class NamespaceBackend:
         self.seccomp = seccomp
         self.network = network
         self.zygotes = zygotes
+        self.rootless = rootless
+        if rootless:
+            self.name = "namespace (rootless)"
+        self._userns = _userns_request(rootless)
         self._jailer = HelperProcess.jailer()
         self._zygotes: dict[Path, HelperProcess] = {}
         self._zygote_broken_until: dict[Path, float] = {}
@@ -195,7 +204,8 @@ class NamespaceBackend:
         group = self.cgroup_pool.take(spec.environment_id)
         if spec.mounts.pycache_dir is not None:
             spec.mounts.pycache_dir.mkdir(parents=True, exist_ok=True)
-            os.chown(spec.mounts.pycache_dir, SANDBOX_UID, SANDBOX_GID)
+            if not self.rootless:  # rootless: the server's own uid is the sandbox user
+                os.chown(spec.mounts.pycache_dir, SANDBOX_UID, SANDBOX_GID)
         request = {
             "argv": list(spec.argv),
             "env": _environment(spec),
@@ -222,6 +232,8 @@ class NamespaceBackend:
                 "limits": {"memory_mb": limits.memory_mb, "pids_max": limits.pids_max},
             },
         }
+        if self._userns is not None:
+            request["userns"] = self._userns
         if spec.runtime_api:
             port = RUNTIME_API_PORT if self.network != "host" else 0  # 0: shared host ports
             request["runtime_api"] = {"port": port, "entrypoints": list(spec.entrypoints)}
@@ -350,6 +362,34 @@ async def _read_all(fd: int) -> bytes:
         return await done
     finally:
         loop.remove_reader(fd)
+
+
+def _userns_request(rootless: bool) -> dict[str, Any] | None:
+    """What the jailer needs for rootless environments: their process limit, when the
+    kernel counts processes per user namespace (it stands in for, or doubles, pids.max)."""
+    if not rootless:
+        return None
+    return {"nproc": PIDS_MAX if userns.nproc_counts_per_namespace() else None}
+
+
+def _peak_resident_mb(init_pid: int) -> int:
+    """Without a memory cgroup: the largest peak resident size of init's children (the
+    runtime, and the Runtime API relay), from the host's /proc."""
+    try:
+        children = Path(f"/proc/{init_pid}/task/{init_pid}/children").read_text().split()
+    except OSError:
+        return 0
+    peak_kb = 0
+    for child in children:
+        try:
+            with Path(f"/proc/{child}/status").open() as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+                        break
+        except (OSError, ValueError):
+            continue
+    return -(-peak_kb // 1024)
 
 
 def _environment(spec: SandboxSpec) -> dict[str, str]:

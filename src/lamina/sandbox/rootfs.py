@@ -114,16 +114,18 @@ def _etc_steps(uid: int, gid: int) -> list[Step]:
     return steps
 
 
-def apply(steps: list[Step], new_root: str) -> None:
+def apply(steps: list[Step], new_root: str, *, rootless: bool = False) -> None:
     """Build the root at ``new_root`` (an empty folder) and switch to it.
 
     Runs inside the environment's fresh mount namespace, as root, before privileges are
-    dropped. Raises OSError naming the step that failed.
+    dropped. Raises OSError naming the step that failed. ``rootless``: the mount namespace
+    belongs to a user namespace (``userns.py``), where binds must keep the flags the host's
+    mounts have locked.
     """
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     linux.mount("tmpfs", new_root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0755,size=16m")
     for step in steps:
-        _apply_step(step, new_root)
+        _apply_step(step, new_root, rootless)
     old = os.path.join(new_root, ".old-root")
     os.mkdir(old)
     linux.pivot_root(new_root, old)
@@ -138,7 +140,7 @@ def apply(steps: list[Step], new_root: str) -> None:
     )
 
 
-def _apply_step(step: Step, root: str) -> None:
+def _apply_step(step: Step, root: str, rootless: bool) -> None:
     op = step["op"]
     target = root + step.get("target", "")
     if op == "bind":
@@ -148,7 +150,7 @@ def _apply_step(step: Step, root: str) -> None:
         else:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             open(target, "a").close()
-        linux.bind(source, target, writable=bool(step.get("rw")))
+        linux.bind(source, target, writable=bool(step.get("rw")), keep_locked=rootless)
     elif op == "dir":
         os.makedirs(target, exist_ok=True)
     elif op == "symlink":
@@ -163,7 +165,7 @@ def _apply_step(step: Step, root: str) -> None:
         options = f"size={step['size_mb']}m,mode={step['mode']}"
         linux.mount("tmpfs", target, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, options)
     elif op == "dev":
-        _make_dev(root + "/dev")
+        _make_dev(root + "/dev", rootless)
     elif op == "proc":
         os.makedirs(root + "/proc", exist_ok=True)
         flags = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
@@ -172,13 +174,19 @@ def _apply_step(step: Step, root: str) -> None:
         raise OSError(f"unknown root file system step {op!r}")
 
 
-def _make_dev(dev: str) -> None:
+def _make_dev(dev: str, rootless: bool) -> None:
     os.makedirs(dev, exist_ok=True)
     linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "mode=0755,size=64k")
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
             open(f"{dev}/{name}", "a").close()
-            linux.bind(f"/dev/{name}", f"{dev}/{name}", writable=True, flags=linux.MS_NOSUID)
+            linux.bind(
+                f"/dev/{name}",
+                f"{dev}/{name}",
+                writable=True,
+                flags=linux.MS_NOSUID,
+                keep_locked=rootless,
+            )
     os.makedirs(f"{dev}/shm", exist_ok=True)
     linux.mount(
         "tmpfs", f"{dev}/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=1777,size=64m"
