@@ -105,13 +105,24 @@ class EnvironmentPool:
             self._forget(slot, env)
             self._destroy_later(env)
 
+    def _release_later(self, slot: str, env: Environment) -> None:
+        task = asyncio.get_running_loop().create_task(self.release(slot, env))
+        self._destroying.add(task)
+        task.add_done_callback(self._destroying.discard)
+
     def _destroy_later(self, env: Environment) -> None:
         task = asyncio.get_running_loop().create_task(env.destroy())
         self._destroying.add(task)
         task.add_done_callback(self._destroying.discard)
 
     async def release(self, slot: str, env: Environment) -> None:
-        """Return an environment after its invocation; a dead or retired one is destroyed."""
+        """Return an environment after its invocation; a dead or retired one is destroyed.
+
+        One whose extensions are still in the invocation's post-runtime phase stays busy
+        until they are done (the caller has its response already)."""
+        if env.settling is not None and not env.settling.done():
+            env.settling.add_done_callback(lambda _: self._release_later(slot, env))
+            return
         env.busy = False
         current = self._current_key.get(slot) == env.key
         if env.alive and current and not self._closing:

@@ -12,6 +12,14 @@ then RESPONSE or ERROR once per INVOKE. One invocation is in flight at a time. A
 header has ``"exiting": true`` is the runtime's last word (Node.js ends on an uncaught
 exception, as on AWS): the environment is not used again.
 
+Environments with external extensions (``/opt/extensions``) add two kinds, spoken by the
+Extensions API relay (``sandbox/extensions_api.py``), never by a runtime: DONE (environment to
+host) ends an invocation's post-runtime phase once every extension subscribed to INVOKE has
+asked for its next event (``"error_type"`` in its header: an extension failed, the environment
+must not be reused), and SHUTDOWN (host to environment, header ``reason`` and ``deadline_ms``)
+asks the extensions subscribed to it to shut down; the relay closes the channel when they are
+done. READY and INIT_ERROR then carry ``"extensions"``: each one's name, state and events.
+
 This module must run on Python 3.9 and import only the standard library.
 """
 
@@ -29,6 +37,8 @@ READY = 2
 INIT_ERROR = 3
 RESPONSE = 4
 ERROR = 5
+DONE = 6
+SHUTDOWN = 7
 
 KIND_NAMES = {
     INVOKE: "INVOKE",
@@ -36,6 +46,8 @@ KIND_NAMES = {
     INIT_ERROR: "INIT_ERROR",
     RESPONSE: "RESPONSE",
     ERROR: "ERROR",
+    DONE: "DONE",
+    SHUTDOWN: "SHUTDOWN",
 }
 
 _PREFIX = struct.Struct(">IBI")

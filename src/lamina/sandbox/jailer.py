@@ -173,11 +173,10 @@ def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
     if request.get("network") != "host":
         _loopback_up()
     watched: int | None = None
-    if request.get("runtime_api") is not None:
-        # The runtime reaches the host only through the Runtime API relay.
-        relay, init_error = _start_relay(request, control, output, status)
-        control = -1
-        if init_error:
+    if request.get("runtime_api") is not None or request.get("extensions") is not None:
+        # The runtime reaches the host only through the relay (Runtime and Extensions API).
+        relay, control, start = _start_relay(request, control, output, status)
+        if not start:
             watched = relay  # nothing to run: the relay reports why, then the host ends it
     if watched is None:
         watched = os.fork()
@@ -192,27 +191,51 @@ def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
 
 def _start_relay(
     request: dict[str, Any], control: int, output: int, status: int
-) -> tuple[int, bool]:
-    """Fork the Runtime API relay (``runtime_api.py``); (its pid, whether init failed).
+) -> tuple[int, int, bool]:
+    """Fork the relay (``runtime_api.py``); (its pid, the runtime's control descriptor or -1,
+    whether to start the runtime).
 
-    Picks the runtime's entry point (the first of the request's that exists), so a missing or
-    unusable ``bootstrap`` is reported as AWS does, as the environment's init error.
+    For a custom runtime, picks its entry point (the first of the request's that exists), so
+    a missing or unusable ``bootstrap`` is reported as AWS does, as the environment's init
+    error. A managed runtime keeps speaking frames, to the relay: a socketpair replaces its
+    control socket. With extensions, the runtime starts once they have all registered (the
+    relay says so on a pipe) and not at all if one failed.
     """
-    api = request["runtime_api"]
+    api = request.get("runtime_api")
+    extensions = request.get("extensions")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", int(api.get("port", 0))))
+    listener.bind(("127.0.0.1", int((api or extensions or {}).get("port", 0))))
     listener.listen(16)
     request["env"]["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{listener.getsockname()[1]}"
-    entrypoint, init_error = _entrypoint(api["entrypoints"])
-    if entrypoint is not None:
-        request["argv"] = [entrypoint, *request["argv"][1:]]
+    init_error = None
+    if api is not None:
+        entrypoint, init_error = _entrypoint(api["entrypoints"])
+        if entrypoint is not None:
+            request["argv"] = [entrypoint, *request["argv"][1:]]
+    runtime_end, bridge_end = -1, -1
+    if api is None:
+        ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        runtime_end, bridge_end = ends[0].detach(), ends[1].detach()
+    gate_read, gate_write = os.pipe() if extensions is not None else (-1, -1)
     pid = os.fork()
     if pid == 0:
-        _guard(status, lambda: _run_relay(request, control, output, listener, init_error))
+        relay_fds = (control, bridge_end, gate_write)
+        _guard(status, lambda: _run_relay(request, relay_fds, output, listener, init_error))
     listener.close()
-    os.close(control)
-    return pid, init_error is not None
+    for fd in (control, bridge_end, gate_write):
+        if fd >= 0:
+            os.close(fd)
+    start = init_error is None and (gate_read < 0 or _gate_opens(gate_read))
+    return pid, runtime_end, start
+
+
+def _gate_opens(fd: int) -> bool:
+    """Wait for the relay's word that every extension registered (``1``)."""
+    try:
+        return os.read(fd, 1) == b"1"
+    finally:
+        os.close(fd)
 
 
 def _entrypoint(candidates: list[str]) -> tuple[str | None, bytes | None]:
@@ -236,15 +259,27 @@ def _init_error_document(message: str) -> bytes:
 
 def _run_relay(
     request: dict[str, Any],
-    control: int,
+    fds: tuple[int, int, int],
     output: int,
     listener: socket.socket,
     init_error: bytes | None,
 ) -> None:
+    """``fds``: the host's control socket, the managed runtime's (or -1), the gate (or -1)."""
     from lamina.sandbox import runtime_api
 
-    _prepare_process(request, output, keep=(control, listener.fileno()))
-    runtime_api.serve(control, listener, init_error)
+    control, runtime_fd, gate = fds
+    keep = tuple(fd for fd in (*fds, listener.fileno()) if fd >= 0)
+    _prepare_process(request, output, keep=keep)
+    extensions = None
+    if request.get("extensions") is not None:
+        extensions = {
+            "dir": request["extensions"]["dir"],
+            "env": request["env"],
+            "cwd": request["cwd"],
+            "gate_fd": gate,
+            "runtime_fd": runtime_fd if runtime_fd >= 0 else None,
+        }
+    runtime_api.serve(control, listener, init_error, extensions)
 
 
 def _reap_until(runtime: int, status_fd: int) -> NoReturn:

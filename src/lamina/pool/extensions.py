@@ -1,0 +1,70 @@
+"""The host's side of an environment's external extensions: what to wait for, what to say.
+
+An environment learns about its extensions from the ``extensions`` list of its READY (or
+INIT_ERROR) frame, sent by the relay inside it (``sandbox/extensions_api.py``). From it follow
+the ``EXTENSION`` log lines AWS writes at init, whether every invocation has a post-runtime
+phase (an extension subscribed to INVOKE: the environment is free again only at its DONE
+frame), and whether destroying it starts with SHUTDOWN (an extension subscribed to it, given
+``SHUTDOWN_TIMEOUT_S`` as on AWS). An environment without extensions has none of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+SHUTDOWN_TIMEOUT_S = 2.0
+"""AWS's shutdown phase when external extensions are registered."""
+SHUTDOWN_GRACE_S = 0.5
+"""How long past the deadline the host waits for the relay to have killed what was left."""
+
+
+class ExtensionSet:
+    def __init__(self, described: list[dict[str, Any]]) -> None:
+        self.described = described
+        self.invoke = any("INVOKE" in e.get("events", ()) for e in described)
+        self.shutdown = any("SHUTDOWN" in e.get("events", ()) for e in described)
+        self.failure: str | None = None
+        """The error type of an extension that failed after init: retire the environment."""
+        self._done: str | None = None
+        self._waiter: asyncio.Future[bool] | None = None
+
+    def lines(self) -> list[str]:
+        """AWS's ``EXTENSION`` lines, one per extension, written at the end of init."""
+        found = []
+        for extension in self.described:
+            line = "EXTENSION\tName: {}\tState: {}\tEvents: [{}]".format(
+                extension["name"], extension["state"], ",".join(extension["events"])
+            )
+            if extension.get("error_type"):
+                line += f"\tError Type: {extension['error_type']}"
+            found.append(line)
+        return found
+
+    def on_done(self, header: dict[str, Any]) -> None:
+        """A DONE frame: an invocation's post-runtime phase ended, or an extension failed."""
+        if header.get("error_type"):
+            self.failure = str(header["error_type"])
+        self._done = header.get("request_id") or self._done
+        settled = self.failure or header.get("request_id") is not None
+        if settled and self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(self.failure is None)
+
+    def gone(self) -> None:
+        """The environment ended: nobody will say DONE."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(False)
+
+    async def wait_done(self, request_id: str, timeout_s: float) -> bool | None:
+        """Whether the extensions finished ``request_id`` well (None: not within the time)."""
+        if self.failure:
+            return False
+        if self._done == request_id:
+            return True
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            return await asyncio.wait_for(self._waiter, max(timeout_s, 0.0))
+        except TimeoutError:
+            return None
+        finally:
+            self._waiter = None
