@@ -394,3 +394,34 @@ def test_calls_out_of_turn_get_aws_answers(
         "no_name": [403, "Extension.InvalidExtensionName"],
         "unknown_id": [403, "Extension.UnknownExtensionIdentifier"],
     }
+
+
+@pytest.mark.parametrize("kind", ["python", "custom"])
+def test_extensions_work_with_the_process_sandbox(kind, start_server):
+    server = start_server("--sandbox", "process")
+    client = client_for(server.endpoint)
+    layer = client.publish_layer_version(
+        LayerName=unique_name("extension"),
+        Content={"ZipFile": package({"extensions/probe": EXTENSION}, ("extensions/probe",))},
+    )
+    if kind == "python":
+        runtime, code = "python3.12", zip_files({"handler.py": PYTHON_HANDLER})
+    else:
+        runtime, code = "provided.al2023", package({"bootstrap": CUSTOM_BOOTSTRAP}, ("bootstrap",))
+    name = unique_name()
+    client.create_function(
+        FunctionName=name, Runtime=runtime, Role=ROLE, Handler="handler.handler",
+        Code={"ZipFile": code}, Layers=[layer["LayerVersionArn"]],
+    )  # fmt: skip
+    wait_active(client, name)
+
+    response, answer = invoke(client, name, {})
+    client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"CHANGED": "1"}}
+    )
+    wait_active(client, name)
+
+    assert answer["request_id"] == request_id(response)
+    found = messages(client_for(server.endpoint, "logs"), name, "probe SHUTDOWN")
+    assert any(m.startswith(f"probe INVOKE {request_id(response)}") for m in found)
+    assert "probe SHUTDOWN spindown in-time" in found

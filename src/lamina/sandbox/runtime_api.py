@@ -368,15 +368,23 @@ def serve(
 
 RELAY_FDS_VARIABLE = "_LAMINA_RELAY_FDS"
 INIT_ERROR_VARIABLE = "_LAMINA_INIT_ERROR"
+EXTENSIONS_VARIABLE = "_LAMINA_EXTENSIONS"
 
 
 def main() -> None:
     """Entry point as a process of its own (the ``process`` backend has no init to fork it):
-    ``_LAMINA_RELAY_FDS=<control>,<listener>``, an optional ``_LAMINA_INIT_ERROR``."""
+    ``_LAMINA_RELAY_FDS=<control>,<listener>``, an optional ``_LAMINA_INIT_ERROR``, an
+    optional ``_LAMINA_EXTENSIONS`` (JSON: see ``serve``)."""
     control_fd, listener_fd = (int(fd) for fd in os.environ.pop(RELAY_FDS_VARIABLE).split(","))
     init_error = os.environ.pop(INIT_ERROR_VARIABLE, None)
+    extensions = os.environ.pop(EXTENSIONS_VARIABLE, None)
     listener = socket.socket(fileno=listener_fd)
-    serve(control_fd, listener, init_error.encode() if init_error else None)
+    serve(
+        control_fd,
+        listener,
+        init_error.encode() if init_error else None,
+        json.loads(extensions) if extensions else None,
+    )
 
 
 if __name__ == "__main__":
