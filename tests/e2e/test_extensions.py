@@ -254,6 +254,7 @@ def test_extensions_hear_shutdown_when_the_function_changes(
 ):
     name = make_python(make_function, extension_layer("probe"))
     invoke(lambda_client, name, {})
+    time.sleep(1.5)  # idle long enough to be frozen, as environments are between events
 
     lambda_client.update_function_configuration(
         FunctionName=name, Environment={"Variables": {"CHANGED": "1"}}
@@ -322,7 +323,9 @@ def test_an_extension_that_exits_before_registering_fails_the_init(
 
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Extension.Crash"
-    assert error["errorMessage"].startswith(f"RequestId: {request_id(response)} Error: ")
+    assert error["errorMessage"] == (
+        f"RequestId: {request_id(response)} Error: probe: exited with exit status 3"
+    )
     found = messages(logs_client, name, "INIT_REPORT")
     assert any(
         m.startswith(

@@ -28,7 +28,7 @@ from typing import Any
 from lamina.billing import billed_duration_ms
 from lamina.errors import EnvironmentGoneError, SandboxError
 from lamina.model import Execution
-from lamina.pool.extensions import SHUTDOWN_GRACE_S, SHUTDOWN_TIMEOUT_S, ExtensionSet
+from lamina.pool.extensions import SHUTDOWN_GRACE_S, SHUTDOWN_TIMEOUT_S, ExtensionSet, parse
 from lamina.runtime import protocol
 from lamina.sandbox import Sandbox
 from lamina.telemetry import LogStore, lines
@@ -139,8 +139,8 @@ class Environment:
             self._freeze_timer = None
 
     def _take_extensions(self, header: dict[str, object]) -> None:
-        described = header.get("extensions")
-        if isinstance(described, list) and described:
+        described = parse(header.get("extensions"))
+        if described:
             self.extensions = ExtensionSet(described)
             for line in self.extensions.lines():
                 self._emit(line)
@@ -203,7 +203,7 @@ class Environment:
         duration_ms = (time.perf_counter() - started) * 1000
         if status == "timeout":
             duration_ms = invocation.timeout_s * 1000
-        if self._has_post_runtime_phase(status):
+        if self.extensions is not None and self._has_post_runtime_phase(status):
             self._drain_output()
             log, self._capture = list(self._capture), None
             self.settling = self._loop.create_task(
@@ -324,7 +324,7 @@ class Environment:
             return self._exit_error(invocation.request_id, gone, error_type), error_type, "error"
         self._max_rss_kb = max(self._max_rss_kb, _int(reply.get("max_rss_kb")))
         if reply.get("exiting"):
-            self.alive = False  # the runtime ends after this error (Node.js: uncaught exception)
+            self._retire("failure")  # the runtime ends after this error (Node.js: uncaught)
         if kind == protocol.RESPONSE:
             return body, None, None
         return body, str(reply.get("error_type") or _error_type(body)), "handled"
@@ -461,7 +461,7 @@ def _int(value: object) -> int:
 
 def _init_error_type(header: dict[str, object], body: bytes) -> str:
     """An extension's failure is named in the header; a runtime's, in its error document."""
-    named = str(header.get("error_type") or "")
+    named = str(header.get("error_type") or "")[:128]
     return named if named.startswith("Extension.") else _error_type(body)
 
 

@@ -6,6 +6,11 @@ the ``EXTENSION`` log lines AWS writes at init, whether every invocation has a p
 phase (an extension subscribed to INVOKE: the environment is free again only at its DONE
 frame), and whether destroying it starts with SHUTDOWN (an extension subscribed to it, given
 ``SHUTDOWN_TIMEOUT_S`` as on AWS). An environment without extensions has none of this.
+
+What the frames say comes from inside the environment, so it is untrusted: ``parse`` keeps
+only well-formed entries, and every string is cut short before it reaches a log line. At worst
+a function that forges them stalls its own environment, within its timeout or the shutdown
+deadline.
 """
 
 from __future__ import annotations
@@ -17,13 +22,41 @@ SHUTDOWN_TIMEOUT_S = 2.0
 """AWS's shutdown phase when external extensions are registered."""
 SHUTDOWN_GRACE_S = 0.5
 """How long past the deadline the host waits for the relay to have killed what was left."""
+MAX_EXTENSIONS = 10
+_MAX_TEXT = 128
+_EVENTS = ("INVOKE", "SHUTDOWN")
+
+
+def parse(described: object) -> list[dict[str, Any]]:
+    """The well-formed entries of a READY frame's ``extensions``, strings cut short."""
+    if not isinstance(described, list):
+        return []
+    found = []
+    for entry in described[:MAX_EXTENSIONS]:
+        if not isinstance(entry, dict):
+            continue
+        events = entry.get("events")
+        found.append(
+            {
+                "name": _text(entry.get("name")),
+                "state": _text(entry.get("state")),
+                "events": [e for e in _EVENTS if isinstance(events, list) and e in events],
+                "error_type": _text(entry.get("error_type")),
+            }
+        )
+    return found
+
+
+def _text(value: object) -> str:
+    return value[:_MAX_TEXT] if isinstance(value, str) else ""
 
 
 class ExtensionSet:
     def __init__(self, described: list[dict[str, Any]]) -> None:
+        """``described``: as ``parse`` returns it."""
         self.described = described
-        self.invoke = any("INVOKE" in e.get("events", ()) for e in described)
-        self.shutdown = any("SHUTDOWN" in e.get("events", ()) for e in described)
+        self.invoke = any("INVOKE" in e["events"] for e in described)
+        self.shutdown = any("SHUTDOWN" in e["events"] for e in described)
         self.failure: str | None = None
         """The error type of an extension that failed after init: retire the environment."""
         self._done: str | None = None
@@ -44,7 +77,7 @@ class ExtensionSet:
     def on_done(self, header: dict[str, Any]) -> None:
         """A DONE frame: an invocation's post-runtime phase ended, or an extension failed."""
         if header.get("error_type"):
-            self.failure = str(header["error_type"])
+            self.failure = _text(header["error_type"]) or "Extension.Crash"
         self._done = header.get("request_id") or self._done
         settled = self.failure or header.get("request_id") is not None
         if settled and self._waiter is not None and not self._waiter.done():
