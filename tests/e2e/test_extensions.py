@@ -34,6 +34,14 @@ EXTENSION = (FUNCTIONS_DIR / "extension.py").read_text()
 
 PYTHON_HANDLER = """
 import os
+import signal
+import sys
+
+def on_sigterm(signum, frame):
+    print("runtime got SIGTERM", flush=True)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, on_sigterm)
 
 def handler(event, context):
     found = {}
@@ -264,6 +272,18 @@ def test_extensions_hear_shutdown_when_the_function_changes(
     assert "probe SHUTDOWN spindown in-time" in messages(logs_client, name, "probe SHUTDOWN")
 
 
+def test_the_runtime_gets_sigterm_before_the_extensions_get_shutdown(
+    lambda_client, logs_client, make_function, extension_layer
+):
+    name = make_python(make_function, extension_layer("probe"))
+    invoke(lambda_client, name, {})
+
+    lambda_client.delete_function(FunctionName=name)
+
+    found = messages(logs_client, name, "probe SHUTDOWN")
+    assert found.index("runtime got SIGTERM") < found.index("probe SHUTDOWN spindown in-time")
+
+
 def test_an_extension_not_subscribed_to_shutdown_is_simply_stopped(
     lambda_client, logs_client, make_function, extension_layer
 ):
@@ -272,7 +292,7 @@ def test_an_extension_not_subscribed_to_shutdown_is_simply_stopped(
 
     lambda_client.delete_function(FunctionName=name)
 
-    found = messages(logs_client, name, "probe SHUTDOWN", timeout_s=3)
+    found = messages(logs_client, name, "runtime got SIGTERM")
     assert "EXTENSION\tName: probe\tState: Ready\tEvents: [INVOKE]" in found
     assert not any(m.startswith("probe SHUTDOWN") for m in found)
 

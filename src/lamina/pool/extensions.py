@@ -4,8 +4,9 @@ An environment learns about its extensions from the ``extensions`` list of its R
 INIT_ERROR) frame, sent by the relay inside it (``sandbox/extensions_api.py``). From it follow
 the ``EXTENSION`` log lines AWS writes at init, whether every invocation has a post-runtime
 phase (an extension subscribed to INVOKE: the environment is free again only at its DONE
-frame), and whether destroying it starts with SHUTDOWN (an extension subscribed to it, given
-``SHUTDOWN_TIMEOUT_S`` as on AWS). An environment without extensions has none of this.
+frame), and that destroying it starts with a shutdown phase of at most ``SHUTDOWN_TIMEOUT_S``,
+as on AWS when extensions are registered (the runtime gets SIGTERM, the extensions subscribed
+to it SHUTDOWN). An environment without extensions has none of this.
 
 What the frames say comes from inside the environment, so it is untrusted: ``parse`` keeps
 only well-formed entries, and every string is cut short before it reaches a log line. At worst
@@ -56,7 +57,8 @@ class ExtensionSet:
         """``described``: as ``parse`` returns it."""
         self.described = described
         self.invoke = any("INVOKE" in e["events"] for e in described)
-        self.shutdown = any("SHUTDOWN" in e["events"] for e in described)
+        self.shutdown = bool(described)
+        """Destroying starts with the shutdown phase (whatever the extensions subscribed to)."""
         self.failure: str | None = None
         """The error type of an extension that failed after init: retire the environment."""
         self._done: str | None = None

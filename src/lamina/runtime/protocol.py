@@ -17,8 +17,9 @@ Extensions API relay (``sandbox/extensions_api.py``), never by a runtime: DONE (
 host) ends an invocation's post-runtime phase once every extension subscribed to INVOKE has
 asked for its next event (``"error_type"`` in its header: an extension failed, the environment
 must not be reused), and SHUTDOWN (host to environment, header ``reason`` and ``deadline_ms``)
-asks the extensions subscribed to it to shut down; the relay closes the channel when they are
-done. READY and INIT_ERROR then carry ``"extensions"``: each one's name, state and events.
+starts the shutdown phase (SIGTERM to the runtime, SHUTDOWN to the extensions subscribed to
+it); the relay closes the channel when it is over. READY and INIT_ERROR then carry
+``"extensions"``: each one's name, state and events.
 
 This module must run on Python 3.9 and import only the standard library.
 """

@@ -46,6 +46,9 @@ from lamina.runtime import protocol
 API_VERSION = "2020-01-01"
 PREFIX = f"/{API_VERSION}/extension"
 MAX_EXTENSIONS = 10
+RUNTIME_SHUTDOWN_S = 0.3
+RUNTIME_SHUTDOWN_WITH_INTERNAL_S = 0.5
+"""AWS's share of the shutdown phase for the runtime (more when it has internal extensions)."""
 INVOKE, SHUTDOWN = "INVOKE", "SHUTDOWN"
 STARTED, REGISTERED, READY, RUNNING = "Started", "Registered", "Ready", "Running"
 INIT_ERROR, EXIT_ERROR, LAUNCH_ERROR, EXITED = "InitError", "ExitError", "LaunchError", "Exited"
@@ -129,6 +132,8 @@ class Hub(Extensions):
         self._runtime_done = False
         self._shutting_down = False
         self._exits: dict[int, asyncio.Future[None]] = {}
+        self.stop_runtime: Callable[[float], Coroutine[Any, Any, None]] | None = None
+        """Set when the relay can signal the runtime (the namespace sandbox)."""
 
     # -- launching --------------------------------------------------------------------------
 
@@ -246,9 +251,15 @@ class Hub(Extensions):
         return header
 
     async def shutdown(self, header: dict[str, Any]) -> None:
-        """SHUTDOWN to the extensions subscribed to it; kill the rest, and all at the deadline."""
+        """The runtime gets SIGTERM and a short grace; then SHUTDOWN to the extensions
+        subscribed to it; the rest are killed at once, and everything at the deadline."""
         self._shutting_down = True
         deadline_ms = int(header["deadline_ms"])
+        if self.stop_runtime is not None:
+            internal = any(e.path is None for e in self.by_name.values())
+            await self.stop_runtime(
+                RUNTIME_SHUTDOWN_WITH_INTERNAL_S if internal else RUNTIME_SHUTDOWN_S
+            )
         event = {
             "eventType": SHUTDOWN,
             "shutdownReason": header["reason"],

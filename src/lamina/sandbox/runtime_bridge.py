@@ -13,7 +13,9 @@ Standard library only; runs on Python 3.9+.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -28,20 +30,77 @@ Send = Callable[[int, dict[str, Any], bytes], Coroutine[Any, Any, None]]
 
 
 def start_extensions(send: Send, setup: dict[str, Any]) -> Hub:
-    """Launch the extensions of ``setup["dir"]``; ``setup["gate_fd"]``, when given, is told
-    (``1`` or ``0``) once they have all registered, or one has failed: the runtime starts then."""
+    """Launch the extensions of ``setup["dir"]``. ``setup["gate_fd"]``, when given, is the
+    environment's init (``jailer._start_relay``): told ``1`` or ``0`` once they have all
+    registered or one has failed (the runtime starts then), it answers the runtime's pid,
+    which shutdown signals."""
     hub = Hub(send, setup["env"], setup["cwd"])
     hub.launch(setup["dir"])
-    gate = setup.get("gate_fd")
-    if gate is not None:
-        asyncio.get_running_loop().create_task(_open_gate(hub, int(gate)))
+    if setup.get("gate_fd") is not None:
+        gate = socket.socket(fileno=int(setup["gate_fd"]))
+        gate.setblocking(False)
+        asyncio.get_running_loop().create_task(_open_gate(hub, gate))
     return hub
 
 
-async def _open_gate(hub: Hub, fd: int) -> None:
+async def _open_gate(hub: Hub, gate: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
     ok = await hub.wait_registered()
-    os.write(fd, b"1" if ok else b"0")
-    os.close(fd)
+    await loop.sock_sendall(gate, b"1" if ok else b"0")
+    answer = b""
+    while ok and not answer.endswith(b"\n"):
+        chunk = await loop.sock_recv(gate, 32)
+        if not chunk:
+            return
+        answer += chunk
+    if ok:
+        hub.stop_runtime = RuntimeProcess(int(answer), gate).stop
+
+
+class RuntimeProcess:
+    """The runtime as the relay sees it at shutdown: a pid in the environment's namespace."""
+
+    def __init__(self, pid: int, gate: socket.socket) -> None:
+        self.pid = pid
+        self.gate = gate
+
+    async def stop(self, grace_s: float) -> None:
+        """SIGTERM, and SIGKILL if it is still there after ``grace_s`` (AWS's graceful
+        shutdown of the runtime, before the extensions' SHUTDOWN); init is told first, so
+        that the runtime's end does not end the environment."""
+        with contextlib.suppress(OSError):
+            self.gate.send(b"S")
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except OSError:
+            return  # already gone
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+            if not await _readable(pidfd, grace_s):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                await _readable(pidfd, 0.5)
+        except OSError:
+            return
+        finally:
+            os.close(pidfd)
+
+
+async def _readable(fd: int, timeout_s: float) -> bool:
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, on_readable)
+    try:
+        await asyncio.wait_for(ready, timeout_s)
+    except asyncio.TimeoutError:  # noqa: UP041 (not TimeoutError before Python 3.11)
+        return False
+    finally:
+        loop.remove_reader(fd)
+    return True
 
 
 class ExtensionsOnly:
