@@ -127,9 +127,12 @@ def stream_of(logs_client: Any, name: str, request: str) -> str:
     return str(next(e["logStreamName"] for e in events if e["message"].startswith(start)))
 
 
-def runtime_function(kind: str, make_function: MakeFunction, layer: str, node: str | None) -> str:
+def runtime_function(
+    kind: str, make_function: MakeFunction, layer: str, node: str | None, **variables: str
+) -> str:
     if kind == "python":
-        return make_python(make_function, layer)
+        return make_python(make_function, layer, **variables)
+    environment = {"Variables": variables}
     if kind == "node":
         if node is None:
             pytest.skip("no node on this host")
@@ -138,11 +141,13 @@ def runtime_function(kind: str, make_function: MakeFunction, layer: str, node: s
             handler="index.handler",
             runtime=node,
             Layers=[layer],
+            Environment=environment,
         )
     code = package({"bootstrap": CUSTOM_BOOTSTRAP}, ("bootstrap",))
     return make_function(
-        zip_bytes=code, handler="x.y", runtime="provided.al2023", Layers=[layer], MemorySize=512
-    )
+        zip_bytes=code, handler="x.y", runtime="provided.al2023", Layers=[layer],
+        MemorySize=512, Environment=environment,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -257,10 +262,11 @@ def test_an_environment_without_extensions_has_no_extensions_api(lambda_client, 
 # -- shutdown ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("kind", ["python", "node", "custom"])
 def test_extensions_hear_shutdown_when_the_function_changes(
-    lambda_client, logs_client, make_function, extension_layer
+    kind, lambda_client, logs_client, make_function, extension_layer, node_or_none
 ):
-    name = make_python(make_function, extension_layer("probe"))
+    name = runtime_function(kind, make_function, extension_layer("probe"), node_or_none)
     invoke(lambda_client, name, {})
     time.sleep(1.5)  # idle long enough to be frozen, as environments are between events
 
@@ -334,10 +340,12 @@ def test_extensions_hear_shutdown_when_the_server_stops(start_server):
 # -- failures ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("kind", ["python", "node", "custom"])
 def test_an_extension_that_exits_before_registering_fails_the_init(
-    lambda_client, logs_client, make_function, extension_layer
+    kind, lambda_client, logs_client, make_function, extension_layer, node_or_none
 ):
-    name = make_python(make_function, extension_layer("probe"), EXT_MODE="crash")
+    layer = extension_layer("probe")
+    name = runtime_function(kind, make_function, layer, node_or_none, EXT_MODE="crash")
 
     response, error = invoke(lambda_client, name, {})
 
