@@ -132,6 +132,7 @@ class Hub(Extensions):
         self._runtime_done = False
         self._shutting_down = False
         self._exits: dict[int, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.stop_runtime: Callable[[float], Coroutine[Any, Any, None]] | None = None
         """Set when the relay can signal the runtime (the namespace sandbox)."""
 
@@ -235,7 +236,7 @@ class Hub(Extensions):
     def runtime_done(self) -> None:
         """The runtime answered the current event; DONE follows once the extensions are."""
         self._runtime_done = True
-        self._loop.create_task(self._maybe_done())
+        self.spawn(self._maybe_done())
 
     async def _maybe_done(self) -> None:
         if self._request_id is None or not self._runtime_done or self._pending:
@@ -292,15 +293,21 @@ class Hub(Extensions):
                     future.set_result(False)
             if self.claim_init_report():
                 header = {"error_type": error_type, "extensions": self.describe()}
-                self._loop.create_task(self._send(protocol.INIT_ERROR, header, reason.encode()))
+                self.spawn(self._send(protocol.INIT_ERROR, header, reason.encode()))
             return
         self._pending.discard(extension.id)  # it will not ask for its next event
         if self._fatal is None:
             self._fatal = error_type
             if self._request_id is None:
-                self._loop.create_task(self._send(protocol.DONE, self._done_header(None), b""))
+                self.spawn(self._send(protocol.DONE, self._done_header(None), b""))
         if self._request_id is not None:
-            self._loop.create_task(self._maybe_done())
+            self.spawn(self._maybe_done())
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background, holding it until it is done."""
+        task = self._loop.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _check_registered(self) -> None:
         external = [e for e in self.by_name.values() if e.path is not None]
@@ -391,7 +398,7 @@ class Hub(Extensions):
         if extension.handling is not None and extension.handling == self._request_id:
             self._pending.discard(extension.id)
             extension.handling = None
-            self._loop.create_task(self._maybe_done())
+            self.spawn(self._maybe_done())
         extension.state, extension.asked = READY, True
         self._check_ready()
         event = await extension.mailbox.get()
@@ -458,9 +465,12 @@ def _error(status: int, error_type: str, message: str) -> Reply:
 
 
 def _exit_reason(status: int) -> str:
-    if status < 0:
+    if status >= 0:
+        return f"exit status {status}"
+    try:
         return f"signal {signal.Signals(-status).name}"
-    return f"exit status {status}"
+    except ValueError:
+        return f"signal {-status}"
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -39,7 +39,7 @@ def start_extensions(send: Send, setup: dict[str, Any]) -> Hub:
     if setup.get("gate_fd") is not None:
         gate = socket.socket(fileno=int(setup["gate_fd"]))
         gate.setblocking(False)
-        asyncio.get_running_loop().create_task(_open_gate(hub, gate))
+        hub.spawn(_open_gate(hub, gate))
     return hub
 
 
