@@ -456,3 +456,17 @@ def test_extensions_work_with_the_process_sandbox(kind, start_server):
     found = messages(client_for(server.endpoint, "logs"), name, "probe SHUTDOWN")
     assert any(m.startswith(f"probe INVOKE {request_id(response)}") for m in found)
     assert "probe SHUTDOWN spindown in-time" in found
+
+
+def test_extensions_work_on_the_oldest_python_runtime(
+    lambda_client, logs_client, make_function, extension_layer
+):
+    """The relay runs on the function's interpreter when it forks from its zygote."""
+    name = make_function(PYTHON_HANDLER, runtime="python3.9", Layers=[extension_layer("probe")])
+
+    response, _ = invoke(lambda_client, name, {})
+    lambda_client.delete_function(FunctionName=name)
+
+    found = messages(logs_client, name, "probe SHUTDOWN")
+    assert any(m.startswith(f"probe INVOKE {request_id(response)}") for m in found)
+    assert found.index("runtime got SIGTERM") < found.index("probe SHUTDOWN spindown in-time")
