@@ -427,6 +427,27 @@ def test_calls_out_of_turn_get_aws_answers(
     }
 
 
+def test_extensions_hear_shutdown_when_an_idle_environment_is_reaped(start_server):
+    server = start_server("--idle-timeout", "1")
+    client = client_for(server.endpoint)
+    layer = client.publish_layer_version(
+        LayerName=unique_name("extension"),
+        Content={"ZipFile": package({"extensions/probe": EXTENSION}, ("extensions/probe",))},
+    )
+    name = unique_name()
+    client.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
+        Code={"ZipFile": zip_files({"handler.py": PYTHON_HANDLER})},
+        Layers=[layer["LayerVersionArn"]],
+    )  # fmt: skip
+    wait_active(client, name)
+
+    invoke(client, name, {})
+
+    found = messages(client_for(server.endpoint, "logs"), name, "probe SHUTDOWN")
+    assert "probe SHUTDOWN spindown in-time" in found
+
+
 @pytest.mark.parametrize("kind", ["python", "custom"])
 def test_extensions_work_with_the_process_sandbox(kind, start_server):
     server = start_server("--sandbox", "process")
