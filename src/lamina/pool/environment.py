@@ -5,6 +5,12 @@ into Executions, writes the platform's log lines (INIT_START, START, END, REPORT
 function's own output into its log stream, enforces the timeout, and converts every way a
 sandbox can die (timeout, exit, crash, protocol violation) into the error AWS reports. After any
 such failure the environment is dead and answers no more invocations.
+
+With external extensions (``pool/extensions.py``), an invocation whose extensions subscribe to
+INVOKE returns its Execution as soon as the runtime answers, while ``settling`` waits for the
+extensions' DONE before END and REPORT are written (REPORT's Duration includes that
+post-runtime phase, as on AWS) and the pool may reuse the environment; and ``destroy`` first
+sends SHUTDOWN to the extensions subscribed to it.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import os
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from lamina.billing import billed_duration_ms
 from lamina.errors import EnvironmentGoneError, SandboxError
 from lamina.model import Execution, ResponseSink
+from lamina.pool.extensions import SHUTDOWN_GRACE_S, SHUTDOWN_TIMEOUT_S, ExtensionSet, parse
 from lamina.pool.streaming import ResponseChunks
 from lamina.runtime import protocol
 from lamina.sandbox import Sandbox
@@ -83,6 +91,12 @@ class Environment:
         self._freeze_timer: asyncio.TimerHandle | None = None
         self._sink: ResponseSink | None = None
         self._chunks: ResponseChunks | None = None
+        self.extensions: ExtensionSet | None = None
+        self.settling: asyncio.Task[None] | None = None
+        """The current invocation's post-runtime phase (extensions), while it lasts."""
+        self._shutdown_reason: str | None = None
+        self._shutting_down: asyncio.Task[None] | None = None
+        self._channel_closed: asyncio.Future[None] = self._loop.create_future()
         self._loop.add_reader(sandbox.control.fileno(), self._on_control)
         self._loop.add_reader(sandbox.output_fd, self._on_output)
         sandbox.exited.add_done_callback(self._on_exited)
@@ -93,7 +107,7 @@ class Environment:
         """Wait for the runtime's init to finish; a failed init is kept for the first invoke."""
         self._waiter = self._loop.create_future()
         try:
-            kind, _header, body = await asyncio.wait_for(self._waiter, timeout_s)
+            kind, header, body = await asyncio.wait_for(self._waiter, timeout_s)
         except TimeoutError:
             self._init_failure = ("Sandbox.Timedout", b"")
             await self.destroy()
@@ -102,8 +116,9 @@ class Environment:
                 raise SandboxError(self.sandbox.setup_error) from gone
             self._init_failure = ("Runtime.ExitError", str(gone).encode())
         else:
+            self._take_extensions(header)
             if kind == protocol.INIT_ERROR:
-                error_type = _error_type(body)
+                error_type = _init_error_type(header, body)
                 self._init_failure = (error_type, body)
             else:
                 self.sandbox.init_done()
@@ -135,17 +150,56 @@ class Environment:
             self._freeze_timer.cancel()
             self._freeze_timer = None
 
+    def _take_extensions(self, header: dict[str, object]) -> None:
+        described = parse(header.get("extensions"))
+        if described:
+            self.extensions = ExtensionSet(described)
+            for line in self.extensions.lines():
+                self._emit(line)
+
     async def destroy(self) -> None:
-        """Stop the environment for good. Safe to call twice."""
+        """Stop the environment for good (extensions subscribed to SHUTDOWN get it first).
+        Safe to call twice."""
         self.alive = False
         self._cancel_freeze()
+        if self._shutting_down is None and self.extensions and self.extensions.shutdown:
+            self._shutting_down = self._loop.create_task(self._shut_extensions_down())
+        if self._shutting_down is not None:
+            await asyncio.shield(self._shutting_down)
         self._stop_reading()
         await self.sandbox.destroy()
+
+    async def _shut_extensions_down(self) -> None:
+        """SHUTDOWN with AWS's deadline; the relay closes the channel when it is over."""
+        if self.sandbox.exited.done() or self._channel_closed.done():
+            return
+        with contextlib.suppress(OSError):
+            self.sandbox.thaw()
+        header = {
+            "reason": self._shutdown_reason or "spindown",
+            "deadline_ms": int(time.time() * 1000 + SHUTDOWN_TIMEOUT_S * 1000),
+        }
+        try:
+            await self._loop.sock_sendall(
+                self.sandbox.control, protocol.encode(protocol.SHUTDOWN, header)
+            )
+        except OSError:
+            return
+        ended: set[asyncio.Future[Any]] = {self._channel_closed, self.sandbox.exited}
+        await asyncio.wait(
+            ended,
+            timeout=SHUTDOWN_TIMEOUT_S + SHUTDOWN_GRACE_S,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
 
     # -- invocation ------------------------------------------------------------------------
 
     async def invoke(self, invocation: Invocation) -> Execution:
-        """Run one invocation and write its log lines; never raises for the function's faults."""
+        """Run one invocation and write its log lines; never raises for the function's faults.
+
+        With extensions subscribed to INVOKE, it returns as soon as the runtime has answered;
+        ``settling`` then waits for the extensions and writes END and REPORT."""
+        self.settling = None
         self._capture, self._capture_bytes = deque(), 0
         self._logged_bytes, self._dropping = 0, False
         self._sink, self._chunks = invocation.stream, None
@@ -161,13 +215,47 @@ class Environment:
             else await self._exchange(invocation)
         )
         payload, error_type, status = outcome
+        self._sink, self._chunks = None, None
         duration_ms = (time.perf_counter() - started) * 1000
         if status == "timeout":
             duration_ms = invocation.timeout_s * 1000
+        if self.extensions is not None and self._has_post_runtime_phase(status):
+            self._drain_output()
+            log, self._capture = list(self._capture), None
+            self.settling = self._loop.create_task(
+                self._settle(invocation, started, init_ms, (error_type, status))
+            )
+            max_memory_mb = self._max_memory_mb()
+        else:
+            max_memory_mb = self._close(invocation, duration_ms, init_ms, (error_type, status))
+            log, self._capture = list(self._capture), None
+            self.last_used = time.monotonic()
+            broken = status in ("timeout", "error")
+            if broken or self._init_failure is not None:
+                await self.destroy()
+        return Execution(
+            payload=payload,
+            error_type=error_type,
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            max_memory_mb=max_memory_mb,
+            status=None if status == "handled" else status,
+            log=log,
+        )
+
+    def _close(
+        self,
+        invocation: Invocation,
+        duration_ms: float,
+        init_ms: float | None,
+        outcome: tuple[str | None, str | None],
+    ) -> int:
+        """END and REPORT, after the invocation's last output; the memory REPORT gives."""
+        error_type, status = outcome
         self._drain_output()
         self._flush_partial_line()
         self._emit(lines.end(invocation.request_id))
-        max_memory_mb = self.sandbox.peak_memory_mb() or math.ceil(self._max_rss_kb / 1024)
+        max_memory_mb = self._max_memory_mb()
         self._emit(
             lines.report(
                 invocation.request_id,
@@ -180,21 +268,48 @@ class Environment:
                 error_type=error_type if status == "error" else None,
             )
         )
-        log, self._capture = list(self._capture), None
-        self._sink, self._chunks = None, None
-        self.last_used = time.monotonic()
-        broken = status in ("timeout", "error")
-        if broken or self._init_failure is not None:
-            await self.destroy()
-        return Execution(
-            payload=payload,
-            error_type=error_type,
-            duration_ms=duration_ms,
-            init_duration_ms=init_ms,
-            max_memory_mb=max_memory_mb,
-            status=None if status == "handled" else status,
-            log=log,
+        return max_memory_mb
+
+    def _max_memory_mb(self) -> int:
+        return self.sandbox.peak_memory_mb() or math.ceil(self._max_rss_kb / 1024)
+
+    def _has_post_runtime_phase(self, status: str | None) -> bool:
+        extensions = self.extensions
+        return (
+            extensions is not None
+            and extensions.invoke
+            and self.alive
+            and status in (None, "handled")
+            and self._init_failure is None
         )
+
+    async def _settle(
+        self,
+        invocation: Invocation,
+        started: float,
+        init_ms: float | None,
+        outcome: tuple[str | None, str | None],
+    ) -> None:
+        """The post-runtime phase: the extensions subscribed to INVOKE finish, within the
+        function's timeout; then END and REPORT, whose Duration covers both phases."""
+        assert self.extensions is not None
+        remaining_s = invocation.timeout_s - (time.perf_counter() - started)
+        done = await self.extensions.wait_done(invocation.request_id, remaining_s)
+        duration_ms = (time.perf_counter() - started) * 1000
+        if done is None:
+            self._emit(lines.timed_out(invocation.request_id, invocation.timeout_s))
+            outcome, duration_ms = ("Sandbox.Timedout", "timeout"), invocation.timeout_s * 1000
+            self._retire("timeout")
+        elif not done:
+            outcome = (self.extensions.failure or "Extension.Crash", "error")
+            self._retire("failure")
+        self._close(invocation, duration_ms, init_ms, outcome)
+        self.last_used = time.monotonic()
+
+    def _retire(self, reason: str) -> None:
+        """Use the environment no more; its extensions hear ``reason`` when it is destroyed."""
+        self.alive = False
+        self._shutdown_reason = self._shutdown_reason or reason
 
     async def _exchange(self, invocation: Invocation) -> tuple[bytes, str | None, str | None]:
         """Send the event and wait for the outcome: (payload, error type, REPORT status)."""
@@ -212,7 +327,10 @@ class Environment:
             )
             kind, reply, body = await asyncio.wait_for(self._waiter, invocation.timeout_s)
         except TimeoutError:
-            self.sandbox.kill()
+            if self.extensions is not None and self.extensions.shutdown:
+                self._retire("timeout")  # destroy tells the extensions, then kills
+            else:
+                self.sandbox.kill()
             self._emit(lines.timed_out(invocation.request_id, invocation.timeout_s))
             return _timeout_error(invocation), "Sandbox.Timedout", "timeout"
         except (EnvironmentGoneError, OSError) as gone:
@@ -222,7 +340,7 @@ class Environment:
             return self._exit_error(invocation.request_id, gone, error_type), error_type, "error"
         self._max_rss_kb = max(self._max_rss_kb, _int(reply.get("max_rss_kb")))
         if reply.get("exiting"):
-            self.alive = False  # the runtime ends after this error (Node.js: uncaught exception)
+            self._retire("failure")  # the runtime ends after this error (Node.js: uncaught)
         if kind == protocol.RESPONSE:
             if self._chunks is None:
                 return body, None, None
@@ -235,7 +353,7 @@ class Environment:
         error_type, body = self._init_failure
         if error_type == "Sandbox.Timedout":
             return _timeout_error(invocation), error_type, "timeout"
-        if error_type == "Runtime.ExitError":
+        if error_type == "Runtime.ExitError" or error_type.startswith("Extension."):
             reason = body.decode() or "Runtime exited without providing a reason"
             message = f"RequestId: {invocation.request_id} Error: {reason}"
             self._emit(f"{message}\n{error_type}")
@@ -260,6 +378,8 @@ class Environment:
         if not data:
             self._loop.remove_reader(self.sandbox.control.fileno())
             self._loop.call_later(_EXIT_GRACE_S, self.sandbox.kill)
+            if not self._channel_closed.done():
+                self._channel_closed.set_result(None)
             return
         try:
             frames = self._frames.feed(data)
@@ -269,6 +389,8 @@ class Environment:
         for frame in frames:
             if frame[0] == protocol.RESPONSE_CHUNK:
                 self._take_chunk(frame[1], frame[2])
+            elif frame[0] == protocol.DONE:
+                self._on_done(frame[1])
             elif self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(frame)
 
@@ -278,8 +400,16 @@ class Environment:
             self._chunks = ResponseChunks(self._sink)
         self._chunks.take(header, body)
 
+    def _on_done(self, header: dict[str, object]) -> None:
+        if self.extensions is not None:
+            self.extensions.on_done(header)
+            if self.extensions.failure:
+                self._retire("failure")
+
     def _on_exited(self, exited: asyncio.Future[int]) -> None:
         self.alive = False
+        if self.extensions is not None:
+            self.extensions.gone()
         status = exited.result()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(EnvironmentGoneError(_exit_reason(status)))
@@ -354,6 +484,12 @@ def _text(line: bytes) -> str:
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
+
+
+def _init_error_type(header: dict[str, object], body: bytes) -> str:
+    """An extension's failure is named in the header; a runtime's, in its error document."""
+    named = str(header.get("error_type") or "")[:128]
+    return named if named.startswith("Extension.") else _error_type(body)
 
 
 def _error_type(body: bytes) -> str:

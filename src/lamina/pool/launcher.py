@@ -55,6 +55,7 @@ class Launcher:
         self.pycache_dir = pycache_dir
         self.sdk_path = sdk_path
         self.runtime_dir = Path(str(resources.files("lamina.runtime")))
+        self._extensions_in: dict[Path, bool] = {}
 
     async def start(
         self, config: FunctionConfig, key: str, initialization_type: str = ON_DEMAND
@@ -96,6 +97,7 @@ class Launcher:
             preloadable=command.preloadable,
             runtime_api=command.runtime_api,
             entrypoints=command.entrypoints,
+            extensions_dir=self._extensions_dir(mounts.opt_dir, view),
         )
         started = time.perf_counter()
         sandbox = await self.backend.create(spec)
@@ -123,6 +125,18 @@ class Launcher:
         if runtime.family != "python" or runtime_version(runtime.identifier) < SDK_MIN_PYTHON:
             return None
         return self.sdk_path
+
+    def _extensions_dir(self, opt_dir: Path | None, view: View) -> str | None:
+        """``/opt/extensions`` as the environment sees it, when the layers bring any file
+        there (merged layer folders never change, so each is looked at once)."""
+        if opt_dir is None:
+            return None
+        found = self._extensions_in.get(opt_dir)
+        if found is None:
+            folder = opt_dir / "extensions"
+            found = folder.is_dir() and any(entry.is_file() for entry in folder.iterdir())
+            self._extensions_in[opt_dir] = found
+        return f"{view.opt_dir}/extensions" if found else None
 
     async def _layers_dir(self, config: FunctionConfig) -> Path | None:
         """The function's layers merged in order, built on the first cold start that needs it."""

@@ -135,7 +135,13 @@ class EnvironmentPool:
         return env
 
     async def release(self, slot: str, env: Environment) -> None:
-        """Return an environment after its invocation; a dead or retired one is destroyed."""
+        """Return an environment after its invocation; a dead or retired one is destroyed.
+
+        One whose extensions are still in the invocation's post-runtime phase stays busy
+        until they are done (the caller has its response already)."""
+        if env.settling is not None and not env.settling.done():
+            env.settling.add_done_callback(lambda _: self._release_later(slot, env))
+            return
         env.busy = False
         group = self._slot_of.get(env)
         if group is not None and env.alive and group.key == env.key and not self._closing:
@@ -340,6 +346,11 @@ class EnvironmentPool:
         group.provisioned.discard(env)
         if not group.live and group.key is None and self._slots.get(group.name) is group:
             del self._slots[group.name]
+
+    def _release_later(self, slot: str, env: Environment) -> None:
+        task = asyncio.get_running_loop().create_task(self.release(slot, env))
+        self._destroying.add(task)
+        task.add_done_callback(self._destroying.discard)
 
     def _destroy_later(self, env: Environment) -> None:
         task = asyncio.get_running_loop().create_task(env.destroy())

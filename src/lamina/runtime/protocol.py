@@ -18,6 +18,15 @@ function's bytes as they are written (the first one's header may carry ``content
 then ends with a RESPONSE whose header has ``"streamed": true`` and an empty body, or with an
 ERROR (a failure mid-stream).
 
+Environments with external extensions (``/opt/extensions``) add two kinds, spoken by the
+Extensions API relay (``sandbox/extensions_api.py``), never by a runtime: DONE (environment to
+host) ends an invocation's post-runtime phase once every extension subscribed to INVOKE has
+asked for its next event (``"error_type"`` in its header: an extension failed, the environment
+must not be reused), and SHUTDOWN (host to environment, header ``reason`` and ``deadline_ms``)
+starts the shutdown phase (SIGTERM to the runtime, SHUTDOWN to the extensions subscribed to
+it); the relay closes the channel when it is over. READY and INIT_ERROR then carry
+``"extensions"``: each one's name, state and events.
+
 This module must run on Python 3.9 and import only the standard library.
 """
 
@@ -36,6 +45,8 @@ INIT_ERROR = 3
 RESPONSE = 4
 ERROR = 5
 RESPONSE_CHUNK = 6
+DONE = 7
+SHUTDOWN = 8
 
 KIND_NAMES = {
     INVOKE: "INVOKE",
@@ -44,6 +55,8 @@ KIND_NAMES = {
     RESPONSE: "RESPONSE",
     ERROR: "ERROR",
     RESPONSE_CHUNK: "RESPONSE_CHUNK",
+    DONE: "DONE",
+    SHUTDOWN: "SHUTDOWN",
 }
 
 _PREFIX = struct.Struct(">IBI")

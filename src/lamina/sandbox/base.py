@@ -66,6 +66,10 @@ class SandboxSpec:
     the control socket: the backend serves that API and relays it to the control socket."""
     entrypoints: tuple[str, ...] = ()
     """With ``runtime_api``: the first of these paths that exists replaces ``argv[0]``."""
+    extensions_dir: str | None = None
+    """Where the environment sees ``/opt/extensions``, when the function's layers bring
+    external extensions: the backend starts them before the runtime and serves them the
+    Extensions API (``extensions_api.py``). None (the usual case) costs nothing."""
     control_fd_variable: str = "_LAMINA_CONTROL_FD"
     """The child finds the descriptor of its end of the control socket in this variable."""
 

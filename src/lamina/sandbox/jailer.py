@@ -187,46 +187,74 @@ def _init(request: dict[str, Any], fds: list[int]) -> NoReturn:
     if request.get("network") != "host":
         _loopback_up()
     watched: int | None = None
-    if request.get("runtime_api") is not None:
-        # The runtime reaches the host only through the Runtime API relay.
-        relay, init_error = _start_relay(request, control, output, status)
-        control = -1
-        if init_error:
+    relay, gate = -1, -1
+    if request.get("runtime_api") is not None or request.get("extensions") is not None:
+        # The runtime reaches the host only through the relay (Runtime and Extensions API).
+        relay, control, gate = _start_relay(request, control, output, status)
+        if gate == _NO_START:
             watched = relay  # nothing to run: the relay reports why, then the host ends it
     if watched is None:
         watched = os.fork()
         if watched == 0:
             _guard(status, lambda: _start_runtime(request, control, output))
+        if gate >= 0:
+            os.write(gate, b"%d\n" % watched)  # the relay signals it at shutdown
     if control >= 0:
         os.close(control)
     os.close(output)
     _drop_privileges(request)
-    _reap_until(watched, status)
+    _reap_until(watched, status, gate if gate >= 0 else None, relay)
+
+
+_NO_START = -2
 
 
 def _start_relay(
     request: dict[str, Any], control: int, output: int, status: int
-) -> tuple[int, bool]:
-    """Fork the Runtime API relay (``runtime_api.py``); (its pid, whether init failed).
+) -> tuple[int, int, int]:
+    """Fork the relay (``runtime_api.py``); (its pid, the runtime's control descriptor or -1,
+    the gate: -1 without extensions, ``_NO_START`` when the runtime must not start).
 
-    Picks the runtime's entry point (the first of the request's that exists), so a missing or
-    unusable ``bootstrap`` is reported as AWS does, as the environment's init error.
+    For a custom runtime, picks its entry point (the first of the request's that exists), so
+    a missing or unusable ``bootstrap`` is reported as AWS does, as the environment's init
+    error. A managed runtime keeps speaking frames, to the relay: a socketpair replaces its
+    control socket. With extensions, a second socketpair, the *gate*, joins init and the
+    relay: the runtime starts once the relay says every extension registered (``1``), not at
+    all if one failed; init tells the relay the runtime's pid; at shutdown the relay says
+    ``S`` before it sends the runtime SIGTERM, so that init outlives the runtime until the
+    extensions have had their SHUTDOWN.
     """
-    api = request["runtime_api"]
+    api = request.get("runtime_api")
+    extensions = request.get("extensions")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", int(api.get("port", 0))))
+    listener.bind(("127.0.0.1", int((api or extensions or {}).get("port", 0))))
     listener.listen(16)
     request["env"]["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{listener.getsockname()[1]}"
-    entrypoint, init_error = _entrypoint(api["entrypoints"])
-    if entrypoint is not None:
-        request["argv"] = [entrypoint, *request["argv"][1:]]
+    init_error = None
+    if api is not None:
+        entrypoint, init_error = _entrypoint(api["entrypoints"])
+        if entrypoint is not None:
+            request["argv"] = [entrypoint, *request["argv"][1:]]
+    runtime_end, bridge_end = -1, -1
+    if api is None:
+        ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        runtime_end, bridge_end = ends[0].detach(), ends[1].detach()
+    gate, relay_gate = -1, -1
+    if extensions is not None:
+        pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        gate, relay_gate = pair[0].detach(), pair[1].detach()
     pid = os.fork()
     if pid == 0:
-        _guard(status, lambda: _run_relay(request, control, output, listener, init_error))
+        relay_fds = (control, bridge_end, relay_gate)
+        _guard(status, lambda: _run_relay(request, relay_fds, output, listener, init_error))
     listener.close()
-    os.close(control)
-    return pid, init_error is not None
+    for fd in (control, bridge_end, relay_gate):
+        if fd >= 0:
+            os.close(fd)
+    if init_error is not None or (gate >= 0 and os.read(gate, 1) != b"1"):
+        return pid, runtime_end, _NO_START
+    return pid, runtime_end, gate
 
 
 def _entrypoint(candidates: list[str]) -> tuple[str | None, bytes | None]:
@@ -250,28 +278,58 @@ def _init_error_document(message: str) -> bytes:
 
 def _run_relay(
     request: dict[str, Any],
-    control: int,
+    fds: tuple[int, int, int],
     output: int,
     listener: socket.socket,
     init_error: bytes | None,
 ) -> None:
+    """``fds``: the host's control socket, the managed runtime's (or -1), the gate (or -1)."""
     from lamina.sandbox import runtime_api
 
-    _prepare_process(request, output, keep=(control, listener.fileno()))
-    runtime_api.serve(control, listener, init_error)
+    control, runtime_fd, gate = fds
+    keep = tuple(fd for fd in (*fds, listener.fileno()) if fd >= 0)
+    _prepare_process(request, output, keep=keep)
+    extensions = None
+    if request.get("extensions") is not None:
+        extensions = {
+            "dir": request["extensions"]["dir"],
+            "env": request["env"],
+            "cwd": request["cwd"],
+            "gate_fd": gate,
+            "runtime_fd": runtime_fd if runtime_fd >= 0 else None,
+        }
+    runtime_api.serve(control, listener, init_error, extensions)
 
 
-def _reap_until(runtime: int, status_fd: int) -> NoReturn:
-    """Reap every process of the namespace; when the runtime ends, report it and leave."""
+def _reap_until(runtime: int, status_fd: int, gate: int | None = None, relay: int = -1) -> NoReturn:
+    """Reap every process of the namespace; when the runtime ends, report it and leave —
+    unless the relay is shutting the extensions down (``gate``): then when the relay ends."""
+    ended: int | None = None
     while True:
         try:
             pid, wait_status = os.waitpid(-1, 0)
         except ChildProcessError:
+            if ended is None:
+                os._exit(0)
+            pid, wait_status = relay, 0  # nothing left: report what the runtime did
+        if pid == runtime and ended is None:
+            ended = os.waitstatus_to_exitcode(wait_status)
+            if not _shutting_down(gate):
+                pid = relay
+        if ended is not None and pid == relay:
+            os.write(status_fd, b"S" + struct.pack("<i", ended))
             os._exit(0)
-        if pid == runtime:
-            code = os.waitstatus_to_exitcode(wait_status)
-            os.write(status_fd, b"S" + struct.pack("<i", code))
-            os._exit(0)
+
+
+def _shutting_down(gate: int | None) -> bool:
+    """Whether the relay said ``S`` on the gate (it does so before signalling the runtime)."""
+    if gate is None:
+        return False
+    os.set_blocking(gate, False)
+    try:
+        return b"S" in os.read(gate, 64)
+    except OSError:
+        return False
 
 
 def _start_runtime(request: dict[str, Any], control: int, output: int) -> None:

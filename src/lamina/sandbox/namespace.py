@@ -234,9 +234,11 @@ class NamespaceBackend:
         }
         if self._userns is not None:
             request["userns"] = self._userns
+        port = RUNTIME_API_PORT if self.network != "host" else 0  # 0: shared host ports
         if spec.runtime_api:
-            port = RUNTIME_API_PORT if self.network != "host" else 0  # 0: shared host ports
             request["runtime_api"] = {"port": port, "entrypoints": list(spec.entrypoints)}
+        if spec.extensions_dir is not None:
+            request["extensions"] = {"port": port, "dir": spec.extensions_dir}
         zygote = self._zygote_for(spec)
         request["in_place"] = zygote is not None
         host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -20,7 +20,11 @@ from pathlib import Path
 
 from lamina.errors import SandboxError
 from lamina.sandbox.base import Mounts, SandboxSpec, View
-from lamina.sandbox.runtime_api import INIT_ERROR_VARIABLE, RELAY_FDS_VARIABLE
+from lamina.sandbox.runtime_api import (
+    EXTENSIONS_VARIABLE,
+    INIT_ERROR_VARIABLE,
+    RELAY_FDS_VARIABLE,
+)
 
 
 class ProcessSandbox:
@@ -110,8 +114,8 @@ class ProcessBackend:
         )
 
     async def create(self, spec: SandboxSpec) -> ProcessSandbox:
-        if spec.runtime_api:
-            return self._create_with_runtime_api(spec)
+        if spec.runtime_api or spec.extensions_dir is not None:
+            return self._create_with_relay(spec)
         host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_read, out_write = os.pipe()
         env = dict(spec.env)
@@ -138,39 +142,52 @@ class ProcessBackend:
         os.set_blocking(out_read, False)
         return ProcessSandbox(spec, proc, host_end, out_read)
 
-    def _create_with_runtime_api(self, spec: SandboxSpec) -> ProcessSandbox:
+    def _create_with_relay(self, spec: SandboxSpec) -> ProcessSandbox:
         """The runtime leads a new process group (in the server's session, so that another
-        process can join it); the Runtime API relay (``runtime_api.py``) joins it, holds the
-        control socket and serves the runtime on a loopback port."""
+        process can join it); the relay (``runtime_api.py``) joins it, holds the control
+        socket and serves the Runtime API (a custom runtime) and the Extensions API (when the
+        function has extensions: a managed runtime's frames then go through the relay, on a
+        socketpair of their own). Unlike the namespace sandbox, the runtime does not wait for
+        the extensions to register before it starts (READY still waits for them)."""
         host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener = socket.create_server(("127.0.0.1", 0))
         out_read, out_write = os.pipe()
-        entrypoint = next((p for p in spec.entrypoints if os.access(p, os.X_OK)), None)
         env = {**spec.env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{listener.getsockname()[1]}"}
         relay_env = {
             "PATH": "/usr/bin:/bin",
             RELAY_FDS_VARIABLE: f"{child_end.fileno()},{listener.fileno()}",
         }
+        relay_fds = [child_end.fileno(), listener.fileno()]
+        ends: tuple[socket.socket, socket.socket] | None = None
+        argv: list[str] | None = list(spec.argv)
+        if spec.runtime_api:
+            argv = _entrypoint(spec, relay_env)
+        else:
+            ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            env[spec.control_fd_variable] = str(ends[0].fileno())
+            relay_fds.append(ends[1].fileno())
+        if spec.extensions_dir is not None:
+            relay_env[EXTENSIONS_VARIABLE] = json.dumps(
+                {
+                    "dir": spec.extensions_dir,
+                    "env": env,
+                    "cwd": spec.cwd,
+                    "runtime_fd": ends[1].fileno() if ends else None,
+                }
+            )
         try:
             leader = None
-            if entrypoint is not None:
+            if argv is not None:
                 leader = subprocess.Popen(
-                    [entrypoint, *spec.argv[1:]], env=env, cwd=spec.cwd,
+                    argv, env=env, cwd=spec.cwd,
                     stdin=subprocess.DEVNULL, stdout=out_write, stderr=out_write,
+                    pass_fds=(ends[0].fileno(),) if ends else (),
                     process_group=0,  # a group of its own that the relay can join
                 )  # fmt: skip
-            else:
-                found = " ".join(spec.entrypoints)
-                relay_env[INIT_ERROR_VARIABLE] = json.dumps(
-                    {
-                        "errorMessage": f"Couldn't find valid bootstrap(s): [{found}]",
-                        "errorType": "Runtime.InvalidEntrypoint",
-                    }
-                )
             relay = subprocess.Popen(
                 [sys.executable, "-m", "lamina.sandbox.runtime_api"], env=relay_env,
                 stdin=subprocess.DEVNULL, stdout=out_write, stderr=out_write,
-                pass_fds=(child_end.fileno(), listener.fileno()),
+                pass_fds=relay_fds,
                 process_group=leader.pid if leader is not None else 0,
             )  # fmt: skip
         except OSError as exc:
@@ -180,6 +197,8 @@ class ProcessBackend:
         finally:
             child_end.close()
             listener.close()
+            for end in ends or ():
+                end.close()
             os.close(out_write)
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
@@ -190,3 +209,18 @@ class ProcessBackend:
 
     async def close(self) -> None:
         return None
+
+
+def _entrypoint(spec: SandboxSpec, relay_env: dict[str, str]) -> list[str] | None:
+    """A custom runtime's command, or None: the relay then reports the init error AWS gives."""
+    entrypoint = next((p for p in spec.entrypoints if os.access(p, os.X_OK)), None)
+    if entrypoint is not None:
+        return [entrypoint, *spec.argv[1:]]
+    found = " ".join(spec.entrypoints)
+    relay_env[INIT_ERROR_VARIABLE] = json.dumps(
+        {
+            "errorMessage": f"Couldn't find valid bootstrap(s): [{found}]",
+            "errorType": "Runtime.InvalidEntrypoint",
+        }
+    )
+    return None

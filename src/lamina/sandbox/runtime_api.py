@@ -20,7 +20,10 @@ event), 413 ``RequestEntityTooLarge`` for a response over 6 MB (the invoker then
 1 MB) is told to continue at once, as AWS's Go server does.
 
 It runs in its own process, forked by the environment's init, as the sandbox user under the
-seccomp filter, like the runtime it serves. Standard library only; runs on Python 3.9+.
+seccomp filter, like the runtime it serves. When the function has external extensions it also
+serves the Extensions API and starts them (``extensions_api.py``); for a managed runtime, which
+keeps speaking frames, it then sits between the runtime and the host (``runtime_bridge.py``).
+Standard library only; runs on Python 3.9+.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ import asyncio
 import json
 import os
 import socket
-from typing import Any
+from typing import Any, Protocol
 
 from lamina.runtime import protocol
-from lamina.sandbox import response_stream
+from lamina.sandbox import extensions_api, response_stream, runtime_bridge
 
 API_VERSION = "2018-06-01"
 MAX_RESPONSE_BYTES = 6291556
@@ -54,11 +57,20 @@ STARTED, READY, RUNNING, RESPONDED, INIT_FAILED = (
 Reply = tuple[int, dict[str, str], bytes]
 
 
+class Handler(Protocol):
+    async def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, too_large: bool = False
+    ) -> Reply:
+        """Answer one HTTP request."""
+
+
 class Relay:
     """One environment's Runtime API: the runtime's state and the control socket's frames."""
 
     def __init__(self, control: socket.socket) -> None:
         self.control = control
+        self.extensions: extensions_api.Extensions = extensions_api.Extensions()
+        self._sending = asyncio.Lock()
         self.state = STARTED
         self.request_id: str | None = None
         self._invocations: asyncio.Queue[tuple[dict[str, Any], bytes]] = asyncio.Queue()
@@ -76,11 +88,16 @@ class Relay:
                 os._exit(0)
             for kind, header, body in reader.feed(data):
                 if kind == protocol.INVOKE:
+                    self.extensions.invoke(header)
                     self._invocations.put_nowait((header, body))
+                elif kind == protocol.SHUTDOWN:
+                    await self.extensions.shutdown(header)
+                    os._exit(0)
 
     async def send(self, kind: int, header: dict[str, Any], body: bytes = b"") -> None:
         loop = asyncio.get_running_loop()
-        await loop.sock_sendall(self.control, protocol.encode(kind, header, body))
+        async with self._sending:  # frames from the runtime's and the extensions' calls
+            await loop.sock_sendall(self.control, protocol.encode(kind, header, body))
 
     # -- the HTTP API ---------------------------------------------------------------------------
 
@@ -88,6 +105,8 @@ class Relay:
         self, method: str, path: str, headers: dict[str, str], body: bytes, too_large: bool = False
     ) -> Reply:
         """Answer one request; ``too_large``: its body was over the limit and not kept."""
+        if path.startswith(extensions_api.PREFIX + "/"):
+            return await self.extensions.handle(method, path, headers, body)
         if not path.startswith(_PREFIX + "/"):
             return _error(404, "InvalidRequest", f"Unknown path {path}")
         route = path[len(_PREFIX) :]
@@ -107,7 +126,10 @@ class Relay:
         if self.state not in (STARTED, RESPONDED) or self._waiting_next:
             return _transition_error(self.state, READY)
         if self.state == STARTED:
-            await self.send(protocol.READY, {})
+            self.state = READY
+            if not await self.extensions.wait_ready():
+                await asyncio.Event().wait()  # an extension failed the init: no events come
+            await self.send(protocol.READY, self.extensions.ready_header())
         self.state = READY
         self._waiting_next = True
         try:
@@ -138,12 +160,14 @@ class Relay:
                 {"error_type": "Function.ResponseSizeTooLarge"},
                 json.dumps(error).encode(),
             )
+            self.extensions.runtime_done()
             return _error(
                 413,
                 "RequestEntityTooLarge",
                 f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
             )
         await self.send(protocol.RESPONSE, {}, body)
+        self.extensions.runtime_done()
         return _accepted()
 
     async def _error(self, request_id: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -154,6 +178,7 @@ class Relay:
         self.state = RESPONDED
         error_type = headers.get("lambda-runtime-function-error-type") or _body_type(body)
         await self.send(protocol.ERROR, {"error_type": error_type}, body[:MAX_ERROR_BYTES])
+        self.extensions.runtime_done()
         return _accepted()
 
     async def _init_error(self, headers: dict[str, str], body: bytes) -> Reply:
@@ -162,8 +187,14 @@ class Relay:
         self.state = INIT_FAILED
         error_type = headers.get("lambda-runtime-function-error-type") or _body_type(body)
         document = _error_document(body, error_type)
-        await self.send(protocol.INIT_ERROR, {"error_type": error_type}, document)
+        await self.report_init_error(error_type, document)
         return _accepted()
+
+    async def report_init_error(self, error_type: str, document: bytes) -> None:
+        """INIT_ERROR, unless an extension's failure was reported first."""
+        if self.extensions.claim_init_report():
+            header = {"error_type": error_type, **self.extensions.ready_header()}
+            await self.send(protocol.INIT_ERROR, header, document)
 
 
 def _event_headers(header: dict[str, Any]) -> dict[str, str]:
@@ -229,7 +260,7 @@ _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 40
 
 
 async def _serve_connection(
-    relay: Relay, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    relay: Handler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     try:
         while True:
@@ -237,8 +268,13 @@ async def _serve_connection(
             if request is None:
                 return
             method, path, headers = request
-            request_id = response_stream.streamed_response(method, path, headers, _PREFIX)
-            if request_id is not None:
+            if (
+                isinstance(relay, Relay)  # not when it serves only the Extensions API
+                and (
+                    request_id := response_stream.streamed_response(method, path, headers, _PREFIX)
+                )
+                is not None
+            ):
                 status, reply_headers, reply = await response_stream.relay(
                     relay, request_id, headers, reader
                 )
@@ -314,38 +350,67 @@ async def _read_chunked(reader: asyncio.StreamReader) -> tuple[bytes, bool]:
     return b"".join(chunks), total > MAX_RESPONSE_BYTES
 
 
-async def _main(control_fd: int, listener: socket.socket, init_error: bytes | None) -> None:
+async def _main(
+    control_fd: int,
+    listener: socket.socket,
+    init_error: bytes | None,
+    extensions: dict[str, Any] | None,
+) -> None:
     control = socket.socket(fileno=control_fd)
     control.setblocking(False)
     relay = Relay(control)
+    if extensions is not None:
+        relay.extensions = runtime_bridge.start_extensions(relay.send, extensions)
     if init_error is not None:
         relay.state = INIT_FAILED
-        await relay.send(protocol.INIT_ERROR, {"error_type": _body_type(init_error)}, init_error)
+        await relay.report_init_error(_body_type(init_error), init_error)
     listener.setblocking(False)
+    runtime_fd = None if extensions is None else extensions.get("runtime_fd")
+    handler: Handler = relay if runtime_fd is None else runtime_bridge.ExtensionsOnly(relay)
     server = await asyncio.start_server(
-        lambda r, w: _serve_connection(relay, r, w), sock=listener, limit=MAX_HEADER_BYTES
+        lambda r, w: _serve_connection(handler, r, w), sock=listener, limit=MAX_HEADER_BYTES
     )
     async with server:
-        await relay.read_control()
+        if runtime_fd is None:
+            await relay.read_control()
+        else:
+            await runtime_bridge.run(relay, runtime_fd)
 
 
-def serve(control_fd: int, listener: socket.socket, init_error: bytes | None = None) -> None:
-    """Run the relay until the host closes the control socket (never returns)."""
-    asyncio.run(_main(control_fd, listener, init_error))
+def serve(
+    control_fd: int,
+    listener: socket.socket,
+    init_error: bytes | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> None:
+    """Run the relay until the host closes the control socket (never returns).
+
+    ``extensions``: see ``runtime_bridge.start_extensions``; with ``runtime_fd`` in it the
+    runtime is a managed one, speaking frames on that descriptor instead of HTTP.
+    """
+    asyncio.run(_main(control_fd, listener, init_error, extensions))
     os._exit(0)
 
 
 RELAY_FDS_VARIABLE = "_LAMINA_RELAY_FDS"
 INIT_ERROR_VARIABLE = "_LAMINA_INIT_ERROR"
+EXTENSIONS_VARIABLE = "_LAMINA_EXTENSIONS"
 
 
 def main() -> None:
     """Entry point as a process of its own (the ``process`` backend has no init to fork it):
-    ``_LAMINA_RELAY_FDS=<control>,<listener>``, an optional ``_LAMINA_INIT_ERROR``."""
+    ``_LAMINA_RELAY_FDS=<control>,<listener>``, an optional ``_LAMINA_INIT_ERROR``, an
+    optional ``_LAMINA_EXTENSIONS`` (JSON: see ``serve``)."""
     control_fd, listener_fd = (int(fd) for fd in os.environ.pop(RELAY_FDS_VARIABLE).split(","))
     init_error = os.environ.pop(INIT_ERROR_VARIABLE, None)
+    extensions = os.environ.pop(EXTENSIONS_VARIABLE, None)
     listener = socket.socket(fileno=listener_fd)
-    serve(control_fd, listener, init_error.encode() if init_error else None)
+    serve(
+        control_fd,
+        listener,
+        init_error.encode() if init_error else None,
+        json.loads(extensions) if extensions else None,
+    )
 
 
 if __name__ == "__main__":
