@@ -491,3 +491,22 @@ def test_extensions_work_on_the_oldest_python_runtime(
     found = messages(logs_client, name, "probe SHUTDOWN")
     assert any(m.startswith(f"probe INVOKE {request_id(response)}") for m in found)
     assert found.index("runtime got SIGTERM") < found.index("probe SHUTDOWN spindown in-time")
+
+
+def test_a_streamed_response_passes_an_extension_by(
+    lambda_client, logs_client, make_node, extension_layer
+):
+    name = make_node(
+        file="streaming.js", handler="streaming.chunks", Layers=[extension_layer("probe")]
+    )
+
+    response = lambda_client.invoke_with_response_stream(
+        FunctionName=name, Payload=json.dumps({"parts": ["one", "two"]})
+    )
+    events = list(response["EventStream"])
+
+    assert [e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e] == [b"one", b"two"]
+    assert events[-1] == {"InvokeComplete": {}}
+    request = response["ResponseMetadata"]["RequestId"]
+    found = messages(logs_client, name, f"probe INVOKE {request}")
+    assert any(m.startswith(f"probe INVOKE {request}") for m in found)
