@@ -25,7 +25,9 @@ from lamina.sandbox import jailer, linux, rootfs
 from lamina.sandbox.base import Mounts, SandboxSpec, View
 from lamina.sandbox.cgroup_pool import CgroupPool
 from lamina.sandbox.cgroups import Cgroups, EnvironmentCgroup, Limits
+from lamina.sandbox.egress import EgressHost
 from lamina.sandbox.helpers import HelperProcess
+from lamina.sandbox.netns_pool import NetnsPool, NetworkLease
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,10 @@ class NamespaceSandbox:
         status_fd: int,
         cgroup: EnvironmentCgroup,
         limits: Limits,
+        network: tuple[NetnsPool, NetworkLease] | None = None,
     ) -> None:
         self.id = spec.environment_id
+        self.network = network
         self.pid = pid
         self.control = control
         self.output_fd = output_fd
@@ -150,6 +154,10 @@ class NamespaceSandbox:
             await asyncio.to_thread(self.cgroup.remove)
         except OSError as exc:
             log.warning("cannot remove the cgroups of environment %s: %s", self.id, exc)
+        if self.network is not None:
+            pool, lease = self.network
+            self.network = None
+            await asyncio.to_thread(pool.release, lease)
 
 
 class NamespaceBackend:
@@ -161,11 +169,16 @@ class NamespaceBackend:
         cgroups: Cgroups,
         *,
         network: str = "none",
+        egress: EgressHost | None = None,
         seccomp: bool = True,
         zygotes: bool = True,
     ) -> None:
         """``work_dir``: a folder of the server's for the empty mount point of new roots;
-        ``zygotes``: start Python environments from pre-initialised zygotes."""
+        ``network``: ``none``, ``host`` or ``egress`` (which needs ``egress``, the host set up
+        for it; the backend closes it); ``zygotes``: start Python environments from
+        pre-initialised zygotes."""
+        if (network == "egress") != (egress is not None):
+            raise ValueError("the egress network needs the host set up for it, and only it")
         self.root_mount = work_dir / "root"
         self.root_mount.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups
@@ -175,6 +188,10 @@ class NamespaceBackend:
         self.cgroup_pool.keep_attach_fast()
         self.seccomp = seccomp
         self.network = network
+        self.egress = egress
+        self.netns_pool = NetnsPool(egress.network) if egress is not None else None
+        if self.netns_pool is not None:
+            self.netns_pool.refill_soon()
         self.zygotes = zygotes
         self._jailer = HelperProcess.jailer()
         self._zygotes: dict[Path, HelperProcess] = {}
@@ -215,6 +232,7 @@ class NamespaceBackend:
                 tmp_mb=spec.ephemeral_storage_mb,
                 uid=SANDBOX_UID,
                 gid=SANDBOX_GID,
+                resolv_conf=self.egress.network.resolvers.content if self.egress else None,
             ),
             "cgroup": {
                 "paths": {k: str(v) for k, v in group.paths.items()},
@@ -231,12 +249,16 @@ class NamespaceBackend:
         out_read, out_write = os.pipe()
         status_read, status_write = os.pipe()
         fds = [child_end.fileno(), out_write, status_write]
+        lease = None
         try:
-            pid = await self._spawn(zygote, spec, request, fds)
+            lease = await self._network_lease()
+            pid = await self._spawn(zygote, spec, request, fds, lease)
         except BaseException:
             host_end.close()
             os.close(out_read)
             os.close(status_read)
+            if lease is not None and self.netns_pool is not None:
+                await asyncio.to_thread(self.netns_pool.release, lease)
             raise
         finally:
             child_end.close()
@@ -245,7 +267,20 @@ class NamespaceBackend:
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
         os.set_blocking(status_read, False)
-        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits)
+        network = (self.netns_pool, lease) if self.netns_pool and lease else None
+        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits, network)
+
+    async def _network_lease(self) -> NetworkLease | None:
+        """The environment's network namespace (egress): a ready one, or one made now."""
+        if self.netns_pool is None:
+            return None
+        lease = self.netns_pool.take()
+        if lease is not None:
+            return lease
+        try:
+            return await asyncio.to_thread(self.netns_pool.make)
+        except OSError as exc:
+            raise SandboxError(f"create sandbox: network namespace: {exc}") from exc
 
     def _zygote_for(self, spec: SandboxSpec) -> HelperProcess | None:
         """The zygote to fork this environment from, or None to execute its interpreter."""
@@ -275,12 +310,13 @@ class NamespaceBackend:
         spec: SandboxSpec,
         request: dict[str, Any],
         fds: list[int],
+        lease: NetworkLease | None = None,
     ) -> int:
         """Ask the zygote, or the jailer; a zygote that cannot serve is set aside for a while
         (its environments then start by executing the interpreter) and the jailer asked."""
         if zygote is not None:
             try:
-                return await self._ask(zygote, request, fds)
+                return await self._ask(zygote, request, fds, lease)
             except SandboxError as exc:
                 if str(exc).startswith("create sandbox:"):
                     raise  # a setup step failed: the jailer would fail the same way
@@ -291,16 +327,22 @@ class NamespaceBackend:
                     time.monotonic() + ZYGOTE_RETRY_S
                 )
                 request["in_place"] = False
-        return await self._ask(self._jailer, request, fds)
+        return await self._ask(self._jailer, request, fds, lease)
 
     @staticmethod
-    async def _ask(helper: HelperProcess, request: dict[str, Any], fds: list[int]) -> int:
+    async def _ask(
+        helper: HelperProcess,
+        request: dict[str, Any],
+        fds: list[int],
+        lease: NetworkLease | None = None,
+    ) -> int:
         """The host pid of the new sandbox's init."""
         spec_read = jailer.write_spec(request)
         report_read, report_write = os.pipe()
+        netns = [lease.netns_fd] if lease is not None else []
         try:
             try:
-                await helper.spawn([*fds, spec_read, report_write])
+                await helper.spawn([*fds, spec_read, report_write, *netns])
             finally:
                 os.close(spec_read)
                 os.close(report_write)
@@ -318,6 +360,10 @@ class NamespaceBackend:
 
     async def close(self) -> None:
         self.cgroup_pool.close()
+        if self.netns_pool is not None:
+            await asyncio.to_thread(self.netns_pool.close)
+        if self.egress is not None:
+            self.egress.close()
         self._jailer.stop()
         for helper in self._zygotes.values():
             helper.stop()

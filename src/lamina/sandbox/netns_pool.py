@@ -1,0 +1,174 @@
+"""Network namespaces of the egress network, made ahead of demand.
+
+Making a network namespace with its veth pair, addresses and routes takes milliseconds (and
+deleting one more, as the kernel waits for RCU grace periods): too much for a cold start. The
+pool keeps a few ready, made by a worker thread; an environment's intermediate process joins
+one with ``setns`` (the jailer receives its descriptor with the other descriptors of the
+request). A namespace lives as long as the descriptor the server holds and the environment's
+processes: ``release`` deletes its veth (both ends go) and closes the descriptor, and a server
+that dies takes every namespace of its own with it.
+
+A namespace is made by a thread that unshares its own network namespace (only that thread
+moves), opens it, configures the inside over a netlink socket opened there, and returns to the
+host's namespace before doing anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections import deque
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from lamina.sandbox import linux, netlink, rtnl
+from lamina.sandbox.egress import EgressNetwork
+from lamina.sandbox.netlink import NetlinkSocket
+
+log = logging.getLogger(__name__)
+
+POOL_SIZE = 4
+INSIDE_NAME = "eth0"
+_NO_IPV6 = ("all", "default", "lo")
+
+
+@dataclass(frozen=True)
+class NetworkLease:
+    """One ready namespace: its descriptor, the host's veth name and the addresses."""
+
+    netns_fd: int
+    slot: int
+    host_name: str
+    host_address: str
+    address: str
+
+
+class NetnsPool:
+    def __init__(self, network: EgressNetwork, size: int = POOL_SIZE) -> None:
+        self.network = network
+        self.size = size
+        self._ready: deque[NetworkLease] = deque()
+        self._used: set[int] = set()
+        self._next_slot = 1
+        self._lock = threading.Lock()
+        self._refilling = False
+        self._closed = False
+
+    def take(self) -> NetworkLease | None:
+        """A ready namespace, or None when the pool is empty (then ``make`` one)."""
+        with self._lock:
+            lease = self._ready.popleft() if self._ready else None
+        self.refill_soon()
+        return lease
+
+    def make(self) -> NetworkLease:
+        """A new namespace, made on the calling thread (blocks for milliseconds)."""
+        slot = self._allocate()
+        try:
+            return _make(self.network, slot)
+        except BaseException:
+            with self._lock:
+                self._used.discard(slot)
+            raise
+
+    def release(self, lease: NetworkLease) -> None:
+        """Delete the lease's veth pair and drop its namespace (blocks: call off the loop)."""
+        with contextlib.suppress(OSError), NetlinkSocket(netlink.NETLINK_ROUTE) as sock:
+            rtnl.delete_link(sock, lease.host_name)
+        with contextlib.suppress(OSError):
+            os.close(lease.netns_fd)
+        with self._lock:
+            self._used.discard(lease.slot)
+
+    def _allocate(self) -> int:
+        with self._lock:
+            for _ in range(self.network.slots):
+                slot = self._next_slot
+                self._next_slot = slot % self.network.slots + 1
+                if slot not in self._used:
+                    self._used.add(slot)
+                    return slot
+        raise OSError(f"every address of {self.network.subnet} is in use")
+
+    def refill_soon(self) -> None:
+        with self._lock:
+            if self._refilling or self._closed or len(self._ready) >= self.size:
+                return
+            self._refilling = True
+        threading.Thread(target=self._refill, name="netns-pool", daemon=True).start()
+
+    def _refill(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._closed or len(self._ready) >= self.size:
+                        return
+                try:
+                    lease = self.make()
+                except OSError as exc:
+                    log.warning("cannot make network namespaces ahead of time: %s", exc)
+                    return
+                with self._lock:
+                    self._ready.append(lease)
+        finally:
+            with self._lock:
+                self._refilling = False
+
+    def close(self) -> None:
+        """Release the namespaces still waiting (those in use go with their environments)."""
+        with self._lock:
+            self._closed = True
+            ready, self._ready = list(self._ready), deque()
+        for lease in ready:
+            self.release(lease)
+
+
+def _make(network: EgressNetwork, slot: int) -> NetworkLease:
+    host_name, host_address, address = network.link(slot)
+    netns_fd, inside = _new_namespace()
+    try:
+        with NetlinkSocket(netlink.NETLINK_ROUTE) as host, inside:
+            rtnl.create_veth(host, host_name, INSIDE_NAME, netns_fd)
+            try:
+                _set_sysctl(f"/proc/sys/net/ipv6/conf/{host_name}/disable_ipv6", "1")
+                rtnl.add_address(host, socket.if_nametoindex(host_name), host_address, 30)
+                index = next(i for i, name in rtnl.links(inside) if name == INSIDE_NAME)
+                rtnl.add_address(inside, index, address, 30)
+                rtnl.set_up(inside, index, INSIDE_NAME)
+                rtnl.add_route(inside, rtnl.Route(IPv4Network("0.0.0.0/0"), host_address))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    rtnl.delete_link(host, host_name)
+                raise
+    except BaseException:
+        os.close(netns_fd)
+        raise
+    return NetworkLease(netns_fd, slot, host_name, host_address, address)
+
+
+def _new_namespace() -> tuple[int, NetlinkSocket]:
+    """A new network namespace (its descriptor) with loopback up and IPv6 off, and a netlink
+    socket that acts in it; the calling thread is back in its own namespace on return."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        linux.unshare(linux.CLONE_NEWNET)
+        try:
+            netns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            for name in _NO_IPV6:
+                _set_sysctl(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "1")
+            inside = NetlinkSocket(netlink.NETLINK_ROUTE)
+            rtnl.set_up(inside, 1, "loopback")
+        finally:
+            linux.setns(own, linux.CLONE_NEWNET)
+    finally:
+        os.close(own)
+    return netns_fd, inside
+
+
+def _set_sysctl(path: str, value: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        Path(path).write_text(value)
