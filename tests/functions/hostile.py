@@ -73,11 +73,15 @@ def connect(event: dict[str, Any]) -> Any:
 
 def fetch(event: dict[str, Any]) -> Any:
     """GET a URL; the body (the outside's echo of the address it saw) or the errno."""
+    import urllib.error
     import urllib.request
 
     def attempt() -> str:
-        with urllib.request.urlopen(event["url"], timeout=event.get("timeout", 5)) as answer:
-            return str(answer.read().decode())
+        try:
+            with urllib.request.urlopen(event["url"], timeout=event.get("timeout", 5)) as answer:
+                return str(answer.read().decode())
+        except urllib.error.URLError as exc:  # the reason is the socket's error
+            raise exc.reason if isinstance(exc.reason, OSError) else exc from None
 
     return _outcome(attempt)
 
