@@ -157,7 +157,7 @@ class NamespaceSandbox:
         if self.network is not None:
             pool, lease = self.network
             self.network = None
-            await asyncio.to_thread(pool.release, lease)
+            pool.release(lease)
 
 
 class NamespaceBackend:
@@ -258,7 +258,7 @@ class NamespaceBackend:
             os.close(out_read)
             os.close(status_read)
             if lease is not None and self.netns_pool is not None:
-                await asyncio.to_thread(self.netns_pool.release, lease)
+                self.netns_pool.release(lease)
             raise
         finally:
             child_end.close()
@@ -361,7 +361,7 @@ class NamespaceBackend:
     async def close(self) -> None:
         self.cgroup_pool.close()
         if self.netns_pool is not None:
-            await asyncio.to_thread(self.netns_pool.close)
+            self.netns_pool.close()
         if self.egress is not None:
             self.egress.close()
         self._jailer.stop()
