@@ -5,6 +5,7 @@ the host, and nothing left behind. The outside world is a namespace of the test'
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
 import socket
 import time
@@ -26,6 +27,11 @@ from tests.conftest import (
 )
 from tests.outside import Outside, host_addresses
 
+pytestmark = pytest.mark.skipif(
+    os.environ.get("LAMINA_SANDBOX") == "process",
+    reason="the process backend was chosen explicitly: it has no network of its own",
+)
+
 UNREACHED = ("ETIMEDOUT", "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH")
 
 
@@ -44,7 +50,7 @@ class Probe:
         self.name = name
         self.client.create_function(
             FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
-            Code={"ZipFile": handler_zip((FUNCTIONS_DIR / "hostile.py").read_text())},
+            Timeout=30, Code={"ZipFile": handler_zip((FUNCTIONS_DIR / "hostile.py").read_text())},
         )  # fmt: skip
         wait_active(self.client, name)
 
@@ -120,6 +126,18 @@ def test_egress_chosen_explicitly_refuses_to_start_when_its_subnet_is_taken(tmp_
 
     with pytest.raises(RuntimeError, match="overlaps a route"):
         second.start()
+
+
+def test_by_default_a_server_that_cannot_have_egress_falls_back_to_none_and_says_why(
+    tmp_path, start_server, outside
+):
+    start_server("--egress-subnet", "10.197.0.0/16")
+    second = start_server("--egress-subnet", "10.197.0.0/16", data_dir=tmp_path / "second")
+
+    outcome = Probe(second).attempt("fetch", url=outside.url)
+
+    assert "ENETUNREACH" in str(outcome)
+    assert "egress through NAT is not available on this host" in second.log()
 
 
 def test_stopping_the_server_leaves_nothing_on_the_host(start_server, outside):
