@@ -34,10 +34,11 @@ from lamina.sandbox.netlink import NetlinkSocket
 
 log = logging.getLogger(__name__)
 
-POOL_SIZE = 4
+POOL_SIZE = 8
 MAX_ATTEMPTS = 8
 INSIDE_NAME = "eth0"
-_NO_IPV6 = ("all", "default", "lo")
+INSIDE_INDEX = 2
+"""The veth's index in its namespace, where only loopback (1) exists before it."""
 
 
 @dataclass(frozen=True)
@@ -136,13 +137,12 @@ def _make(network: EgressNetwork, slot: int) -> NetworkLease:
     netns_fd, inside = _new_namespace()
     try:
         with NetlinkSocket(netlink.NETLINK_ROUTE) as host, inside:
-            rtnl.create_veth(host, host_name, INSIDE_NAME, netns_fd)
+            rtnl.create_veth(host, host_name, INSIDE_NAME, netns_fd, INSIDE_INDEX)
             try:
                 _set_sysctl(f"/proc/sys/net/ipv6/conf/{host_name}/disable_ipv6", "1")
                 rtnl.add_address(host, socket.if_nametoindex(host_name), host_address, 30)
-                index = next(i for i, name in rtnl.links(inside) if name == INSIDE_NAME)
-                rtnl.add_address(inside, index, address, 30)
-                rtnl.set_up(inside, index, INSIDE_NAME)
+                rtnl.add_address(inside, INSIDE_INDEX, address, 30)
+                rtnl.set_up(inside, INSIDE_INDEX, INSIDE_NAME)
                 rtnl.add_route(inside, rtnl.Route(IPv4Network("0.0.0.0/0"), host_address))
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -162,8 +162,8 @@ def _new_namespace() -> tuple[int, NetlinkSocket]:
         linux.unshare(linux.CLONE_NEWNET)
         try:
             netns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            for name in _NO_IPV6:
-                _set_sysctl(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "1")
+            # Interfaces made from now on in this namespace (its eth0) get no IPv6.
+            _set_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")
             inside = NetlinkSocket(netlink.NETLINK_ROUTE)
             rtnl.set_up(inside, 1, "loopback")
         finally:

@@ -52,10 +52,13 @@ def _ifinfo(index: int = 0, flags: int = 0, change: int = 0) -> bytes:
     return _IFINFO.pack(socket.AF_UNSPEC, 0, index, flags, change)
 
 
-def create_veth(sock: NetlinkSocket, name: str, peer: str, peer_netns_fd: int) -> None:
+def create_veth(
+    sock: NetlinkSocket, name: str, peer: str, peer_netns_fd: int, peer_index: int = 0
+) -> None:
     """A veth pair: ``name`` here (up), ``peer`` (down) in the namespace of ``peer_netns_fd``
-    (a peer cannot be brought up before the pair exists)."""
-    peer_info = _ifinfo() + netlink.string(IFLA_IFNAME, peer)
+    (a peer cannot be brought up before the pair exists); ``peer_index``: the peer's
+    interface index there, if the caller picks it (0: the kernel does)."""
+    peer_info = _ifinfo(peer_index) + netlink.string(IFLA_IFNAME, peer)
     peer_info += netlink.u32(IFLA_NET_NS_FD, peer_netns_fd)
     linkinfo = netlink.nested(
         IFLA_LINKINFO,
