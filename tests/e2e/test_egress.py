@@ -16,6 +16,7 @@ import pytest
 
 from lamina.sandbox import egress, netlink, nftables, rtnl
 from lamina.sandbox.netlink import NetlinkSocket
+from lamina.sandbox.resolvers import read_resolvers
 from tests.conftest import (
     FUNCTIONS_DIR,
     ROLE,
@@ -168,3 +169,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_an_environment_resolves_through_the_hosts_reachable_resolvers(start_server):
+    server = start_server()
+
+    seen = Probe(server).attempt("read_file", path="/etc/resolv.conf")
+
+    assert seen == {"ok": read_resolvers().content[:200]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lamina.sandbox.egress import read_resolvers
+from lamina.sandbox.resolvers import read_resolvers
 
 
 def test_the_hosts_resolvers_are_kept_with_search_and_options(tmp_path):

@@ -37,6 +37,7 @@ from pathlib import Path
 from lamina.sandbox import netlink, nftables, rtnl
 from lamina.sandbox import nftables as nft
 from lamina.sandbox.netlink import NetlinkSocket
+from lamina.sandbox.resolvers import Resolvers, nameservers, read_resolvers
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,6 @@ FORWARDING = Path("/proc/sys/net/ipv4/ip_forward")
 FORWARDING_MARK = Path("/run/lamina/forwarding-enabled")
 """Left by the lamina that turned forwarding on, so later servers keep the host from routing
 anything but environments' traffic too (cleared with /run at reboot)."""
-
-
-@dataclass(frozen=True)
-class Resolvers:
-    """What an environment's ``/etc/resolv.conf`` says, and why, if it lost something."""
-
-    content: str
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +98,7 @@ class EgressHost:
 
     def _claim_subnet(self, wanted: str | None, resolvers: Resolvers) -> ipaddress.IPv4Network:
         taken = [r.destination for r in rtnl.routes(self._rtnl) if r.destination.prefixlen]
-        taken += [ipaddress.IPv4Network(a) for a in _nameservers(resolvers.content)]
+        taken += [ipaddress.IPv4Network(a) for a in nameservers(resolvers.content)]
         if wanted is not None:
             candidates: Iterable[ipaddress.IPv4Network] = [ipaddress.IPv4Network(wanted)]
         else:
@@ -212,51 +205,3 @@ def _enable_forwarding() -> bool:
             FORWARDING_MARK.touch()
         return True
     return FORWARDING_MARK.exists()
-
-
-def read_resolvers(
-    path: Path = Path("/etc/resolv.conf"), upstream: Path = Path("/run/systemd/resolve/resolv.conf")
-) -> Resolvers:
-    """The resolvers environments use: the host's, unless they are on its loopback (which
-    environments cannot reach), then systemd-resolved's upstream servers if it has some."""
-    try:
-        text = path.read_text()
-    except OSError:
-        return Resolvers("", f"{path} is unreadable: environments have no DNS resolver")
-    usable = [a for a in _nameservers(text) if not _loopback(a)]
-    if usable or not _nameservers(text, every=True):
-        return Resolvers(_resolv_conf(text, usable))
-    with contextlib.suppress(OSError):
-        upstream_text = upstream.read_text()
-        servers = [a for a in _nameservers(upstream_text) if not _loopback(a)]
-        if servers:
-            note = f"the host's resolver is on its loopback; environments use {', '.join(servers)}"
-            return Resolvers(_resolv_conf(upstream_text, servers), note)
-    note = (f"the host resolves names through a resolver on its loopback ({path}), which "
-            "environments cannot reach: they have no DNS resolver")  # fmt: skip
-    return Resolvers(_resolv_conf(text, []), note)
-
-
-def _loopback(address: str) -> bool:
-    return ipaddress.ip_address(address).is_loopback
-
-
-def _nameservers(text: str, *, every: bool = False) -> list[str]:
-    """The IPv4 nameservers of a resolv.conf (all of them, IPv6 too, with ``every``)."""
-    found = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == "nameserver":
-            try:
-                address = ipaddress.ip_address(parts[1])
-            except ValueError:
-                continue
-            if every or address.version == 4:
-                found.append(str(address))
-    return found
-
-
-def _resolv_conf(text: str, servers: list[str]) -> str:
-    """``text`` with only ``servers`` as nameservers (search and options kept)."""
-    kept = [line for line in text.splitlines() if line.split()[:1] in (["search"], ["options"])]
-    return "".join(f"nameserver {s}\n" for s in servers) + "".join(f"{k}\n" for k in kept)
