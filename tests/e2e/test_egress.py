@@ -177,3 +177,16 @@ def test_an_environment_resolves_through_the_hosts_reachable_resolvers(start_ser
     seen = Probe(server).attempt("read_file", path="/etc/resolv.conf")
 
     assert seen == {"ok": read_resolvers().content[:200]}
+
+
+def test_a_function_can_choose_loopback_only_with_a_variable(start_server, outside):
+    server = start_server()
+    probe = Probe(server)
+    probe.client.update_function_configuration(
+        FunctionName=probe.name, Environment={"Variables": {"LAMINA_NETWORK": "none"}}
+    )
+    wait_active(probe.client, probe.name)
+
+    outcome = probe.attempt("fetch", url=outside.url)
+
+    assert "ENETUNREACH" in str(outcome)

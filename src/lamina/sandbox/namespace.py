@@ -31,6 +31,9 @@ from lamina.sandbox.netns_pool import NetnsPool, NetworkLease
 
 log = logging.getLogger(__name__)
 
+NETWORK_VARIABLE = "LAMINA_NETWORK"
+"""A function that sets this variable to ``none`` gets loopback only on an ``egress`` server
+(AWS has no such setting; a function can only ever get less network than the server's)."""
 RUNTIME_API_PORT = 9001
 """Where AWS serves the Runtime API in an environment (its own loopback here)."""
 ZYGOTE_RETRY_S = 60.0
@@ -209,6 +212,9 @@ class NamespaceBackend:
 
     async def create(self, spec: SandboxSpec) -> NamespaceSandbox:
         limits = Limits(spec.memory_mb)
+        network = self.network
+        if network == "egress" and spec.env.get(NETWORK_VARIABLE) == "none":
+            network = "none"
         group = self.cgroup_pool.take(spec.environment_id)
         if spec.mounts.pycache_dir is not None:
             spec.mounts.pycache_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +226,7 @@ class NamespaceBackend:
             "uid": SANDBOX_UID,
             "gid": SANDBOX_GID,
             "seccomp": self.seccomp,
-            "network": self.network,
+            "network": network,
             "root_mount": str(self.root_mount),
             "steps": rootfs.plan(
                 interpreter=spec.mounts.interpreter,
@@ -232,7 +238,7 @@ class NamespaceBackend:
                 tmp_mb=spec.ephemeral_storage_mb,
                 uid=SANDBOX_UID,
                 gid=SANDBOX_GID,
-                resolv_conf=self.egress.network.resolvers.content if self.egress else None,
+                resolv_conf=self._resolv_conf(network),
             ),
             "cgroup": {
                 "paths": {k: str(v) for k, v in group.paths.items()},
@@ -241,7 +247,7 @@ class NamespaceBackend:
             },
         }
         if spec.runtime_api:
-            port = RUNTIME_API_PORT if self.network != "host" else 0  # 0: shared host ports
+            port = RUNTIME_API_PORT if network != "host" else 0  # 0: shared host ports
             request["runtime_api"] = {"port": port, "entrypoints": list(spec.entrypoints)}
         zygote = self._zygote_for(spec)
         request["in_place"] = zygote is not None
@@ -251,7 +257,7 @@ class NamespaceBackend:
         fds = [child_end.fileno(), out_write, status_write]
         lease = None
         try:
-            lease = await self._network_lease()
+            lease = await self._network_lease() if network == "egress" else None
             pid = await self._spawn(zygote, spec, request, fds, lease)
         except BaseException:
             host_end.close()
@@ -267,8 +273,14 @@ class NamespaceBackend:
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
         os.set_blocking(status_read, False)
-        network = (self.netns_pool, lease) if self.netns_pool and lease else None
-        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits, network)
+        leased = (self.netns_pool, lease) if self.netns_pool and lease else None
+        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits, leased)
+
+    def _resolv_conf(self, network: str) -> str | None:
+        """The environment's resolv.conf, written for egress (None: the host's own)."""
+        if network == "egress" and self.egress is not None:
+            return self.egress.network.resolvers.content
+        return None
 
     async def _network_lease(self) -> NetworkLease | None:
         """The environment's network namespace (egress): a ready one, or one made now."""
