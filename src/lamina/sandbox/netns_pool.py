@@ -34,7 +34,7 @@ from lamina.sandbox.netlink import NetlinkSocket
 
 log = logging.getLogger(__name__)
 
-POOL_SIZE = 8
+POOL_SIZE = 16
 MAX_ATTEMPTS = 8
 INSIDE_NAME = "eth0"
 INSIDE_INDEX = 2
@@ -60,6 +60,7 @@ class NetnsPool:
         self._used: set[int] = set()  # slots being made now (made ones hold their veth name)
         self._next_slot = 1
         self._lock = threading.Lock()
+        self._making = threading.Lock()  # one at a time: in parallel they only contend
         self._refilling = False
         self._closed = False
 
@@ -75,7 +76,8 @@ class NetnsPool:
         for _attempt in range(MAX_ATTEMPTS):
             slot = self._allocate()
             try:
-                return _make(self.network, slot)
+                with self._making:
+                    return _make(self.network, slot)
             except FileExistsError:
                 continue  # that slot's last veth is still being deleted by the kernel
             finally:
