@@ -9,7 +9,12 @@
 - **per step** of a namespace sandbox, timed inside forked children exactly as the jailer runs
   them: cgroup creation and joining, ``unshare`` of the namespaces, the fork into the new PID
   namespace, building the root file system, dropping privileges and loading the filter, and
-  ``exec`` of the interpreter up to its first instruction.
+  ``exec`` of the interpreter up to its first instruction;
+- **the network step**: in the ``none`` network each environment's ``unshare`` makes a network
+  namespace (part of the ``unshare`` row); in ``egress`` it joins one made ahead of time
+  (``setns``), and making (namespace, veth pair, addresses, routes) and releasing one happen off
+  the cold-start path, on the pool's thread. The ``namespace, egress`` backend row is the whole
+  creation with a pool of ready namespaces.
 
 Run by root, it measures the root mode and rewrites the block between the ``sandbox-cost``
 markers of docs/benchmarks.md; run by another user, it measures the rootless mode (each
@@ -43,7 +48,9 @@ from lamina.sandbox import (
     userns,
 )
 from lamina.sandbox.cgroups import Cgroups, Limits
+from lamina.sandbox.egress import EgressHost
 from lamina.sandbox.namespace import SANDBOX_GID, SANDBOX_UID, NamespaceBackend
+from lamina.sandbox.netns_pool import NetnsPool
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- sandbox-cost -->", "<!-- /sandbox-cost -->"
@@ -97,12 +104,81 @@ def _cgroups(parent: str | None) -> Cgroups:
 async def per_backend(work: Path, runs: int, cgroups: Cgroups) -> dict[str, Summary]:
     mounts = _mounts(work)
     namespace = NamespaceBackend(work / "sandbox", cgroups, rootless=ROOTLESS)
-    results = {}
-    for name, backend in (("process", ProcessBackend()), ("namespace", namespace)):
-        await _one(backend, mounts)  # warm-up (starts the jailer)
-        results[name] = Summary.of([await _one(backend, mounts) for _ in range(runs)])
+    backends: list[tuple[str, SandboxBackend]] = [
+        ("process", ProcessBackend()),
+        ("namespace, network none", namespace),
+    ]
+    egress = None
+    if not ROOTLESS:  # egress needs root (veth pairs and NAT on the host)
+        egress = NamespaceBackend(
+            work / "sandbox-egress", cgroups, network="egress", egress=EgressHost()
+        )
+        backends.append(("namespace, network egress", egress))
+    for _name, backend in backends:
+        for _ in range(10):  # warm-up: starts the jailer, uses up groups the other swept
+            await _one(backend, mounts)
+    samples: dict[str, list[float]] = {name: [] for name, _backend in backends}
+    for _ in range(runs):  # interleaved, so that the machine's load weighs on all alike
+        for name, backend in backends:
+            samples[name].append(await _one(backend, mounts))
+            await asyncio.sleep(0.02)  # as between cold starts: the pools refill meanwhile
+    results = {name: Summary.of(values) for name, values in samples.items()}
     await namespace.close()
+    if egress is not None:
+        await egress.close()
     return results
+
+
+def network_steps(runs: int) -> dict[str, Summary]:
+    """The network step of an environment, by mode, each in a forked child as the jailer's
+    intermediate process runs it; and the pool's work off the path."""
+    host = EgressHost()
+    pool = NetnsPool(host.network, size=0)
+    samples: dict[str, list[float]] = {k: [] for k in NETWORK_STEPS}
+    try:
+        for _ in range(runs):
+            samples["none: unshare a network namespace"].append(_in_child(None))
+            started = time.perf_counter()
+            lease = pool.make()
+            samples["egress, off the path: make namespace + veth + addresses"].append(
+                time.perf_counter() - started
+            )
+            samples["egress: setns into a pre-made namespace"].append(_in_child(lease.netns_fd))
+            started = time.perf_counter()
+            pool.release(lease)
+            samples["egress: release (the kernel deletes namespace and veths later)"].append(
+                time.perf_counter() - started
+            )
+    finally:
+        host.close()
+    return {step: Summary.of(values) for step, values in samples.items()}
+
+
+NETWORK_STEPS = (
+    "none: unshare a network namespace",
+    "egress: setns into a pre-made namespace",
+    "egress, off the path: make namespace + veth + addresses",
+    "egress: release (the kernel deletes namespace and veths later)",
+)
+
+
+def _in_child(netns: int | None) -> float:
+    """Seconds a forked child takes to enter its network namespace."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        started = time.perf_counter()
+        if netns is None:
+            linux.unshare(linux.CLONE_NEWNET)
+        else:
+            linux.setns(netns, linux.CLONE_NEWNET)
+        os.write(write_end, str(time.perf_counter() - started).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        data = reader.read()
+    os.waitpid(pid, 0)
+    return float(data)
 
 
 def _timed_child(work: Path, cgroups: Cgroups) -> dict[str, float]:
@@ -188,7 +264,11 @@ def per_step(work: Path, runs: int, cgroups: Cgroups) -> dict[str, Summary]:
 
 
 def render(
-    backends: dict[str, Summary], steps: dict[str, Summary], runs: int, cgroups: Cgroups
+    backends: dict[str, Summary],
+    steps: dict[str, Summary],
+    network: dict[str, Summary],
+    runs: int,
+    cgroups: Cgroups,
 ) -> str:
     mode = "root"
     if ROOTLESS:
@@ -209,6 +289,11 @@ def render(
     rows += [f"| {name} | {s.p50_ms:.2f} ms | {s.p99_ms:.2f} ms |" for name, s in backends.items()]
     rows += ["", "| namespace sandbox step | p50 | p99 |", "| --- | --- | --- |"]
     rows += [f"| {name} | {s.p50_ms:.3f} ms | {s.p99_ms:.3f} ms |" for name, s in steps.items()]
+    if network:
+        rows += ["", "| network step | p50 | p99 |", "| --- | --- | --- |"]
+        rows += [
+            f"| {name} | {s.p50_ms:.3f} ms | {s.p99_ms:.3f} ms |" for name, s in network.items()
+        ]
     rows.append(ROOTLESS_END if ROOTLESS else END)
     return "\n".join(rows)
 
@@ -236,7 +321,8 @@ def main() -> int:
         work = Path(tmp)
         backends = asyncio.run(per_backend(work, args.runs, cgroups))
         steps = per_step(work, args.runs, cgroups)
-    block = render(backends, steps, args.runs, cgroups)
+        network = {} if ROOTLESS else network_steps(args.runs)
+    block = render(backends, steps, network, args.runs, cgroups)
     print(block)
     if not args.no_write:
         if ROOTLESS:

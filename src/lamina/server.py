@@ -43,7 +43,8 @@ from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
 from lamina.sandbox import ProcessBackend, SandboxBackend
 from lamina.sandbox.cgroups import Cgroups
-from lamina.sandbox.diagnostics import diagnose
+from lamina.sandbox.diagnostics import diagnose, egress_problem
+from lamina.sandbox.egress import EgressHost
 from lamina.sandbox.namespace import NamespaceBackend
 from lamina.settings import Settings, default_memory_budget_mb
 from lamina.store import EventStore, SqliteStore
@@ -241,13 +242,39 @@ def _namespace_backend(settings: Settings) -> NamespaceBackend:
         )
     if settings.network == "host":
         log.warning("network 'host': environments share the host's network, loopback included")
+    network, egress = _network(settings)
     return NamespaceBackend(
         work_dir,
         cgroups,
-        network=settings.network,
+        network=network,
+        egress=egress,
         zygotes=settings.zygotes == "on",
         rootless=rootless,
     )
+
+
+def _network(settings: Settings) -> tuple[str, EgressHost | None]:
+    """The network mode environments get, and the host set up for ``egress``: chosen
+    explicitly it must work; ``auto`` falls back to ``none`` and says why."""
+    if settings.network not in ("auto", "egress"):
+        return settings.network, None
+    problem = egress_problem()
+    if problem is None:
+        try:
+            egress = EgressHost(settings.egress_subnet)
+        except OSError as exc:
+            problem = str(exc)
+    if problem is not None:
+        if settings.network == "egress":
+            raise SandboxUnavailableError(f"network 'egress' is not available: {problem}")
+        log.warning("network: environments have loopback only ('none'): egress through NAT is "
+                    "not available on this host: %s", problem)  # fmt: skip
+        return "none", None
+    log.info("network 'egress': environments reach out through NAT from %s; not the host, "
+             "not each other", egress.network.subnet)  # fmt: skip
+    if egress.network.resolvers.note:
+        log.warning("network 'egress': %s", egress.network.resolvers.note)
+    return "egress", egress
 
 
 class SandboxUnavailableError(Exception):

@@ -5,6 +5,7 @@ Components take the values they need from it; nothing reads the environment else
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -21,6 +22,7 @@ ENV_IDLE_TIMEOUT = "LAMINA_IDLE_TIMEOUT"
 ENV_MEMORY_BUDGET = "LAMINA_MEMORY_BUDGET"
 ENV_LOG_LEVEL = "LAMINA_LOG_LEVEL"
 ENV_NETWORK = "LAMINA_NETWORK"
+ENV_EGRESS_SUBNET = "LAMINA_EGRESS_SUBNET"
 ENV_ZYGOTES = "LAMINA_ZYGOTES"
 ENV_CONCURRENCY_LIMIT = "LAMINA_CONCURRENCY_LIMIT"
 ENV_SQS_ENDPOINT = "LAMINA_SQS_ENDPOINT"
@@ -40,13 +42,15 @@ DEFAULT_MEMORY_FRACTION = 0.8
 MIN_MEMORY_BUDGET_MB = 128
 SANDBOX_BACKENDS = ("namespace", "process")
 AUTH_MODES = ("sigv4", "none")
-NETWORK_MODES = ("none", "host")
+NETWORK_MODES = ("auto", "egress", "none", "host")
+"""``egress``: each environment reaches the outside world through NAT, but not the host or
+other environments; ``none``: each environment has only its own loopback; ``host``:
+environments share the host's network (local development, chosen explicitly); ``auto`` (the
+default): ``egress`` where the host allows it, else ``none``, saying why at start-up."""
 ZYGOTE_MODES = ("on", "off")
 CGROUP_MODES = ("require", "optional")
 """``require``: the namespace sandbox refuses to start without per-environment cgroups;
 ``optional``: it runs without them when it must, and says which limits go unenforced."""
-"""``none``: each environment has only its own loopback; ``host``: environments share the
-host's network (local development, chosen explicitly). Egress through NAT is to come."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,10 @@ class Settings:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     sandbox: str = "namespace"
-    network: str = "none"
+    network: str = "auto"
+    egress_subnet: str | None = None
+    """The private IPv4 network environments' addresses come from (``egress``); None: the
+    first /16 of 10.200-254.0.0 that no route of the host uses."""
     zygotes: str = "on"
     """``on``: Python environments fork from pre-initialised zygotes (namespace sandbox)."""
     concurrency_limit: int = 1000
@@ -85,6 +92,8 @@ class Settings:
         self._check_numbers()
         for entry in self.credentials:
             _check_credential(entry)
+        if self.egress_subnet is not None:
+            _check_subnet(self.egress_subnet)
 
     def _check_choices(self) -> None:
         for value, choices, what in (
@@ -159,6 +168,15 @@ def _check_credential(entry: str) -> None:
         raise ValueError(f"credentials entry {entry!r}: the account must be 12 digits")
 
 
+def _check_subnet(text: str) -> None:
+    try:
+        subnet = ipaddress.IPv4Network(text)
+    except ValueError as exc:
+        raise ValueError(f"egress subnet {text!r}: {exc}") from exc
+    if not subnet.is_private or not 8 <= subnet.prefixlen <= 24:
+        raise ValueError(f"egress subnet {text!r} must be a private IPv4 network of /8 to /24")
+
+
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     simple: dict[str, tuple[str, type]] = {
         ENV_HOST: ("host", str),
@@ -171,6 +189,7 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         ENV_MEMORY_BUDGET: ("memory_budget_mb", int),
         ENV_LOG_LEVEL: ("log_level", str),
         ENV_NETWORK: ("network", str),
+        ENV_EGRESS_SUBNET: ("egress_subnet", str),
         ENV_ZYGOTES: ("zygotes", str),
         ENV_CONCURRENCY_LIMIT: ("concurrency_limit", int),
         ENV_SQS_ENDPOINT: ("sqs_endpoint", str),

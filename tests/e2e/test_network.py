@@ -1,4 +1,5 @@
-"""Network modes of the namespace sandbox: ``none`` (the default) and ``host``."""
+"""Network modes of the namespace sandbox: loopback is never the host's (``egress``, the default
+here, and ``none``), and ``host`` shares the host's network."""
 
 from __future__ import annotations
 

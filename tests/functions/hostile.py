@@ -61,10 +61,42 @@ def kill_everything(event: dict[str, Any]) -> Any:
 
 def connect(event: dict[str, Any]) -> Any:
     def attempt() -> str:
-        with socket.create_connection((event["host"], event["port"]), timeout=2):
-            return "connected"
+        address = (event["host"], event["port"])
+        try:
+            with socket.create_connection(address, timeout=event.get("timeout", 2)):
+                return "connected"
+        except socket.timeout:  # noqa: UP041 (Python 3.9: not TimeoutError; no errno)
+            raise OSError(errno.ETIMEDOUT, "timed out") from None
 
     return _outcome(attempt)
+
+
+def fetch(event: dict[str, Any]) -> Any:
+    """GET a URL; the body (the outside's echo of the address it saw) or the errno."""
+    import urllib.error
+    import urllib.request
+
+    def attempt() -> str:
+        try:
+            with urllib.request.urlopen(event["url"], timeout=event.get("timeout", 5)) as answer:
+                return str(answer.read().decode())
+        except urllib.error.URLError as exc:  # the reason is the socket's error
+            raise exc.reason if isinstance(exc.reason, OSError) else exc from None
+
+    return _outcome(attempt)
+
+
+_LISTENERS: list[socket.socket] = []
+
+
+def listen(event: dict[str, Any]) -> Any:
+    """Listen on a TCP port of every address of the environment; (its address, the port)."""
+    server = socket.create_server(("0.0.0.0", 0))
+    _LISTENERS.append(server)  # kept while the environment lives
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((event["towards"], 9))  # no packet: only picks the source address
+        address = probe.getsockname()[0]
+    return {"address": address, "port": server.getsockname()[1]}
 
 
 def fork_bomb(event: dict[str, Any]) -> Any:

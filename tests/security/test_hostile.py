@@ -3,14 +3,20 @@ other functions carry on."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+import socket
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import MakeFunction, invoke, processes_with
+from tests.outside import Outside, host_addresses
 
 
 def attempt(client: Any, name: str, what: str, **event: Any) -> tuple[dict[str, Any], Any]:
@@ -186,3 +192,85 @@ def test_the_probe_sees_an_unprivileged_user_without_capabilities(lambda_client,
     assert seen["uid"] != 0
     assert seen["capabilities"] == ["0000000000000000"]
     assert json.dumps(seen)
+
+
+# Network: the default network of this host is ``egress``; the outside world is a namespace of
+# the test's own (tests/outside.py), so no packet leaves this machine.
+
+UNREACHED = ("ETIMEDOUT", "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH")
+
+
+@pytest.fixture(scope="module")
+def outside() -> Iterator[Outside]:
+    world = Outside()
+    yield world
+    world.close()
+
+
+@pytest.fixture
+def host_listener() -> Iterator[int]:
+    """A TCP server of the host's on every address (as a database on 0.0.0.0 would be)."""
+    server = socket.create_server(("0.0.0.0", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                server.accept()[0].close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_an_environment_reaches_the_outside_through_the_hosts_nat(
+    lamina_server, lambda_client, hostile, bystander, outside
+):
+    name = hostile()
+
+    _, outcome = attempt(lambda_client, name, "fetch", url=outside.url)
+
+    assert outcome == {"ok": outside.host_address}  # the outside saw the host's address
+    assert_everything_still_works(lamina_server, lambda_client, bystander)
+
+
+def test_no_address_of_the_host_is_reachable(
+    lamina_server, lambda_client, hostile, outside, host_listener
+):
+    name = hostile()
+    me = attempt(lambda_client, name, "listen", towards=outside.address)[1]
+    gateway = str(ipaddress.IPv4Address(me["address"]) - 1)  # the host's end of the veth
+    targets = [(a, p) for a in [*host_addresses(), gateway, outside.host_address]
+               for p in (host_listener, lamina_server.port)]  # fmt: skip
+    for address, _port in targets[::2]:  # the host itself does reach its listener
+        socket.create_connection((address, host_listener), timeout=2).close()
+
+    outcomes = {
+        (host, port): attempt(lambda_client, name, "connect", host=host, port=port, timeout=0.5)[1]
+        for host, port in targets
+    }
+
+    assert all(o.get("errno") in UNREACHED for o in outcomes.values()), outcomes
+
+
+def test_another_environment_is_unreachable(lambda_client, hostile, outside):
+    listener, intruder = hostile(), hostile()
+    there = attempt(lambda_client, listener, "listen", towards=outside.address)[1]
+
+    _, outcome = attempt(lambda_client, intruder, "connect", host=there["address"],
+                         port=there["port"], timeout=0.5)  # fmt: skip
+
+    assert outcome == {"errno": "ETIMEDOUT"}
+
+
+def test_the_cloud_metadata_address_is_unreachable(lambda_client, hostile):
+    name = hostile()
+
+    _, outcome = attempt(lambda_client, name, "connect", host="169.254.169.254", port=80,
+                         timeout=0.5)  # fmt: skip
+
+    assert outcome.get("errno") in UNREACHED, outcome

@@ -63,3 +63,19 @@ def test_the_default_memory_budget_is_a_share_of_the_host_memory(tmp_path: Path)
 
     assert default_memory_budget_mb(meminfo) == int(16384000 // 1024 * 0.8)
     assert default_memory_budget_mb(tmp_path / "missing") == 4096
+
+
+def test_the_network_is_egress_where_the_host_allows_it_by_default():
+    assert Settings.load(environ={}).network == "auto"
+
+
+@pytest.mark.parametrize("subnet", ["10.300.0.0/16", "8.8.0.0/16", "10.0.0.0/30", "10.1.2.3/16"])
+def test_an_egress_subnet_must_be_a_private_ipv4_network(subnet):
+    with pytest.raises(ValueError, match="egress subnet"):
+        Settings.load({"egress_subnet": subnet}, {})
+
+
+def test_the_egress_subnet_is_read_from_its_variable():
+    settings = Settings.load(environ={"LAMINA_EGRESS_SUBNET": "172.20.0.0/16"})
+
+    assert settings.egress_subnet == "172.20.0.0/16"

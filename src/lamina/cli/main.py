@@ -40,7 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--network",
         choices=NETWORK_MODES,
-        help="none (default: loopback only) or host (share the host's network)",
+        help="egress (reach out through NAT, not the host), none (loopback only) or host "
+        "(share the host's network); default auto: egress where the host allows it, else none",
+    )
+    serve.add_argument(
+        "--egress-subnet",
+        dest="egress_subnet",
+        help="private IPv4 network for environments' addresses (default: a free 10.x.0.0/16)",
     )
     serve.add_argument(
         "--zygotes",

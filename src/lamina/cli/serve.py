@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
             "account_id",
             "sandbox",
             "network",
+            "egress_subnet",
             "zygotes",
             "cgroups",
             "cgroup_parent",

@@ -4,7 +4,9 @@
 says which and why, instead of running untrusted code with less isolation than it claims.
 Missing cgroups are told apart: they take away limits (memory, CPU, processes, freezing), not
 isolation, so the server may run without them when told to (``--cgroups optional``), and it
-then says at start-up exactly which limits are not enforced.
+then says at start-up exactly which limits are not enforced. The ``egress`` network is checked
+the same way: chosen explicitly, it must work; by default (``auto``) the server falls back to
+``none`` and says why.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.sandbox import linux, seccomp, userns, userns_probe
+from lamina.sandbox import linux, netlink, rtnl, seccomp, userns, userns_probe
+from lamina.sandbox import nftables as nft
 from lamina.sandbox.cgroups import PIDS_MAX, Cgroups
+from lamina.sandbox.egress import FORWARDING
+from lamina.sandbox.netlink import NetlinkSocket
 
 _FLAGS = (
     linux.CLONE_NEWNS
@@ -100,3 +105,37 @@ def _namespaces_problem() -> str | None:
         message = reader.read().decode(errors="replace")
     os.waitpid(pid, 0)
     return f"cannot create namespaces: {message}" if message else None
+
+
+def egress_problem() -> str | None:
+    """Why environments cannot have the ``egress`` network here (None: they can): it needs
+    IPv4 forwarding, veth pairs and nf_tables with NAT, tried in a throw-away namespace."""
+    if not FORWARDING.exists():
+        return "the kernel has no IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)"
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            _try_egress()
+        except Exception as exc:
+            os.write(write_end, str(exc).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        message = reader.read().decode(errors="replace")
+    os.waitpid(pid, 0)
+    return message or None
+
+
+def _try_egress() -> None:
+    linux.unshare(linux.CLONE_NEWNET)
+    with NetlinkSocket(netlink.NETLINK_ROUTE) as sock:
+        netns = os.open("/proc/self/ns/net", os.O_RDONLY)
+        rtnl.create_veth(sock, "probe0", "probe1", netns)
+    with NetlinkSocket(netlink.NETLINK_NETFILTER) as sock:
+        batch = nft.Batch(sock)
+        batch.add_table("probe", owned=True)
+        batch.add_chain("probe", "nat", hook=nft.HOOK_POSTROUTING, priority=100, kind="nat")
+        batch.add_rule("probe", "nat", [*nft.oifname("probe"), nft.masquerade()])
+        batch.commit("nf_tables with masquerading")

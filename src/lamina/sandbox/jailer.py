@@ -3,13 +3,13 @@
 The server cannot safely fork itself (it runs threads), so it starts this process once and
 sends it one request per environment over a SOCK_SEQPACKET socket: the word ``spawn`` with the
 environment's descriptors attached (control socket, output pipe, status pipe, a pipe from
-which the environment's specification is read, and one on which its setup reports). For each
-request:
+which the environment's specification is read, one on which its setup reports, and, in the
+``egress`` network, the network namespace made for it ahead of time). For each request:
 
 1. the jailer forks an *intermediate* process, which reads the specification (only this child
    ever holds it, so a zygote — see ``zygote.py`` — never keeps one function's settings for
-   the next), joins the environment's cgroups and unshares the mount, UTS, IPC, network,
-   cgroup and PID namespaces;
+   the next), joins the environment's cgroups, joins its network namespace (``egress``) or
+   makes a new one (``none``), and unshares the mount, UTS, IPC, cgroup and PID namespaces;
 2. the intermediate forks **init**, PID 1 of the new PID namespace, reports init's pid on the
    report pipe — straight to the server: the jailer answered as soon as it had forked, and
    serves the next request while this one's cgroups and namespaces are being made — and exits
@@ -69,7 +69,7 @@ def main() -> None:
         if not message:
             return
         try:
-            if message != SPAWN or len(fds) != 5:
+            if message != SPAWN or len(fds) not in (5, 6):
                 raise OSError("malformed request")
             reply: dict[str, Any] = {"forked": spawn(fds, sock.fileno())}
         except Exception as exc:
@@ -82,12 +82,14 @@ def main() -> None:
 
 def spawn(fds: list[int], own_fd: int) -> int:
     """Start making one sandbox; the pid of the intermediate process. ``fds``: control,
-    output, status, spec, report; ``own_fd`` (the helper's socket) is closed in the child."""
+    output, status, spec, report and, optionally, the network namespace to join; ``own_fd``
+    (the helper's socket) is closed in the child."""
     report = fds[4]
+    netns = fds[5] if len(fds) > 5 else None
     pid = os.fork()
     if pid == 0:
         os.close(own_fd)
-        _guard(report, lambda: _intermediate(_read_spec(fds[3]), fds[:3], report))
+        _guard(report, lambda: _intermediate(_read_spec(fds[3]), fds[:3], report, netns))
     return pid
 
 
@@ -140,7 +142,9 @@ def _guard(report_fd: int, step: Any) -> NoReturn:
     os._exit(1)
 
 
-def _intermediate(request: dict[str, Any], fds: list[int], report_fd: int) -> None:
+def _intermediate(
+    request: dict[str, Any], fds: list[int], report_fd: int, netns: int | None = None
+) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()
     group = cgroups.EnvironmentCgroup(
@@ -155,7 +159,10 @@ def _intermediate(request: dict[str, Any], fds: list[int], report_fd: int) -> No
         | linux.CLONE_NEWPID
         | linux.CLONE_NEWCGROUP
     )
-    if request.get("network") != "host":
+    if netns is not None:
+        linux.setns(netns, linux.CLONE_NEWNET)
+        os.close(netns)
+    elif request.get("network") != "host":
         flags |= linux.CLONE_NEWNET
     if request.get("userns"):
         _enter_user_namespace(request, flags)

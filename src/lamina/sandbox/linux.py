@@ -65,6 +65,7 @@ _libc.mount.argtypes = [
 ]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.prctl.argtypes = [
     ctypes.c_int,
     ctypes.c_ulong,
@@ -122,6 +123,11 @@ def umount2(target: str, flags: int) -> None:
 
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), f"unshare {flags:#x}")
+
+
+def setns(fd: int, kind: int) -> None:
+    """Move the calling thread into the namespace ``fd`` refers to."""
+    _check(_libc.setns(fd, kind), f"setns {kind:#x}")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:

@@ -25,10 +25,15 @@ from lamina.sandbox import jailer, linux, rootfs, userns
 from lamina.sandbox.base import Mounts, SandboxSpec, View
 from lamina.sandbox.cgroup_pool import CgroupPool
 from lamina.sandbox.cgroups import PIDS_MAX, Cgroups, EnvironmentCgroup, Limits
+from lamina.sandbox.egress import EgressHost
 from lamina.sandbox.helpers import HelperProcess
+from lamina.sandbox.netns_pool import NetnsPool, NetworkLease
 
 log = logging.getLogger(__name__)
 
+NETWORK_VARIABLE = "LAMINA_NETWORK"
+"""A function that sets this variable to ``none`` gets loopback only on an ``egress`` server
+(AWS has no such setting; a function can only ever get less network than the server's)."""
 RUNTIME_API_PORT = 9001
 """Where AWS serves the Runtime API in an environment (its own loopback here)."""
 ZYGOTE_RETRY_S = 60.0
@@ -49,8 +54,10 @@ class NamespaceSandbox:
         status_fd: int,
         cgroup: EnvironmentCgroup,
         limits: Limits,
+        network: tuple[NetnsPool, NetworkLease] | None = None,
     ) -> None:
         self.id = spec.environment_id
+        self.network = network
         self.pid = pid
         self.control = control
         self.output_fd = output_fd
@@ -152,6 +159,10 @@ class NamespaceSandbox:
             await asyncio.to_thread(self.cgroup.remove)
         except OSError as exc:
             log.warning("cannot remove the cgroups of environment %s: %s", self.id, exc)
+        if self.network is not None:
+            pool, lease = self.network
+            self.network = None
+            pool.release(lease)
 
 
 class NamespaceBackend:
@@ -163,14 +174,18 @@ class NamespaceBackend:
         cgroups: Cgroups,
         *,
         network: str = "none",
+        egress: EgressHost | None = None,
         seccomp: bool = True,
         zygotes: bool = True,
         rootless: bool = False,
     ) -> None:
         """``work_dir``: a folder of the server's for the empty mount point of new roots;
-        ``zygotes``: start Python environments from pre-initialised zygotes; ``rootless``:
-        the server is not root, so each environment is built in a user namespace of its own
-        (``userns.py``)."""
+        ``network``: ``none``, ``host`` or ``egress`` (which needs ``egress``, the host set up
+        for it; the backend closes it); ``zygotes``: start Python environments from
+        pre-initialised zygotes; ``rootless``: the server is not root, so each environment is
+        built in a user namespace of its own (``userns.py``)."""
+        if (network == "egress") != (egress is not None):
+            raise ValueError("the egress network needs the host set up for it, and only it")
         self.root_mount = work_dir / "root"
         self.root_mount.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups
@@ -180,6 +195,10 @@ class NamespaceBackend:
         self.cgroup_pool.keep_attach_fast()
         self.seccomp = seccomp
         self.network = network
+        self.egress = egress
+        self.netns_pool = NetnsPool(egress.network) if egress is not None else None
+        if self.netns_pool is not None:
+            self.netns_pool.refill_soon()
         self.zygotes = zygotes
         self.rootless = rootless
         if rootless:
@@ -201,6 +220,9 @@ class NamespaceBackend:
 
     async def create(self, spec: SandboxSpec) -> NamespaceSandbox:
         limits = Limits(spec.memory_mb)
+        network = self.network
+        if network == "egress" and spec.env.get(NETWORK_VARIABLE) == "none":
+            network = "none"
         group = self.cgroup_pool.take(spec.environment_id)
         if spec.mounts.pycache_dir is not None:
             spec.mounts.pycache_dir.mkdir(parents=True, exist_ok=True)
@@ -213,7 +235,7 @@ class NamespaceBackend:
             "uid": SANDBOX_UID,
             "gid": SANDBOX_GID,
             "seccomp": self.seccomp,
-            "network": self.network,
+            "network": network,
             "root_mount": str(self.root_mount),
             "steps": rootfs.plan(
                 interpreter=spec.mounts.interpreter,
@@ -225,6 +247,7 @@ class NamespaceBackend:
                 tmp_mb=spec.ephemeral_storage_mb,
                 uid=SANDBOX_UID,
                 gid=SANDBOX_GID,
+                resolv_conf=self._resolv_conf(network),
             ),
             "cgroup": {
                 "paths": {k: str(v) for k, v in group.paths.items()},
@@ -234,7 +257,7 @@ class NamespaceBackend:
         }
         if self._userns is not None:
             request["userns"] = self._userns
-        port = RUNTIME_API_PORT if self.network != "host" else 0  # 0: shared host ports
+        port = RUNTIME_API_PORT if network != "host" else 0  # 0: shared host ports
         if spec.runtime_api:
             request["runtime_api"] = {"port": port, "entrypoints": list(spec.entrypoints)}
         if spec.extensions_dir is not None:
@@ -245,12 +268,16 @@ class NamespaceBackend:
         out_read, out_write = os.pipe()
         status_read, status_write = os.pipe()
         fds = [child_end.fileno(), out_write, status_write]
+        lease = None
         try:
-            pid = await self._spawn(zygote, spec, request, fds)
+            lease = await self._network_lease() if network == "egress" else None
+            pid = await self._spawn(zygote, spec, request, fds, lease)
         except BaseException:
             host_end.close()
             os.close(out_read)
             os.close(status_read)
+            if lease is not None and self.netns_pool is not None:
+                self.netns_pool.release(lease)
             raise
         finally:
             child_end.close()
@@ -259,7 +286,26 @@ class NamespaceBackend:
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
         os.set_blocking(status_read, False)
-        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits)
+        leased = (self.netns_pool, lease) if self.netns_pool and lease else None
+        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits, leased)
+
+    def _resolv_conf(self, network: str) -> str | None:
+        """The environment's resolv.conf, written for egress (None: the host's own)."""
+        if network == "egress" and self.egress is not None:
+            return self.egress.network.resolvers.content
+        return None
+
+    async def _network_lease(self) -> NetworkLease | None:
+        """The environment's network namespace (egress): a ready one, or one made now."""
+        if self.netns_pool is None:
+            return None
+        lease = self.netns_pool.take()
+        if lease is not None:
+            return lease
+        try:
+            return await asyncio.to_thread(self.netns_pool.make)
+        except OSError as exc:
+            raise SandboxError(f"create sandbox: network namespace: {exc}") from exc
 
     def _zygote_for(self, spec: SandboxSpec) -> HelperProcess | None:
         """The zygote to fork this environment from, or None to execute its interpreter."""
@@ -289,12 +335,13 @@ class NamespaceBackend:
         spec: SandboxSpec,
         request: dict[str, Any],
         fds: list[int],
+        lease: NetworkLease | None = None,
     ) -> int:
         """Ask the zygote, or the jailer; a zygote that cannot serve is set aside for a while
         (its environments then start by executing the interpreter) and the jailer asked."""
         if zygote is not None:
             try:
-                return await self._ask(zygote, request, fds)
+                return await self._ask(zygote, request, fds, lease)
             except SandboxError as exc:
                 if str(exc).startswith("create sandbox:"):
                     raise  # a setup step failed: the jailer would fail the same way
@@ -305,16 +352,22 @@ class NamespaceBackend:
                     time.monotonic() + ZYGOTE_RETRY_S
                 )
                 request["in_place"] = False
-        return await self._ask(self._jailer, request, fds)
+        return await self._ask(self._jailer, request, fds, lease)
 
     @staticmethod
-    async def _ask(helper: HelperProcess, request: dict[str, Any], fds: list[int]) -> int:
+    async def _ask(
+        helper: HelperProcess,
+        request: dict[str, Any],
+        fds: list[int],
+        lease: NetworkLease | None = None,
+    ) -> int:
         """The host pid of the new sandbox's init."""
         spec_read = jailer.write_spec(request)
         report_read, report_write = os.pipe()
+        netns = [lease.netns_fd] if lease is not None else []
         try:
             try:
-                await helper.spawn([*fds, spec_read, report_write])
+                await helper.spawn([*fds, spec_read, report_write, *netns])
             finally:
                 os.close(spec_read)
                 os.close(report_write)
@@ -332,6 +385,10 @@ class NamespaceBackend:
 
     async def close(self) -> None:
         self.cgroup_pool.close()
+        if self.netns_pool is not None:
+            self.netns_pool.close()
+        if self.egress is not None:
+            self.egress.close()
         self._jailer.stop()
         for helper in self._zygotes.values():
             helper.stop()

@@ -50,8 +50,10 @@ def plan(
     opt_dir: Path | None = None,
     uid: int,
     gid: int,
+    resolv_conf: str | None = None,
 ) -> list[Step]:
-    """The steps that build an environment's root, in order, as JSON-safe dicts."""
+    """The steps that build an environment's root, in order, as JSON-safe dicts;
+    ``resolv_conf``: the environment's resolver configuration instead of the host's."""
     steps: list[Step] = []
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
@@ -73,7 +75,7 @@ def plan(
         steps.append({"op": "bind", "source": str(opt_dir), "target": OPT_DIR})
     else:
         steps.append({"op": "dir", "target": OPT_DIR})
-    steps += _etc_steps(uid, gid)
+    steps += _etc_steps(uid, gid, resolv_conf)
     steps += [
         {"op": "tmpfs", "target": "/tmp", "size_mb": tmp_mb, "mode": "1777"},
         {"op": "dev"},
@@ -99,13 +101,17 @@ def _sdk_steps(sdk_dir: Path) -> list[Step]:
     return steps
 
 
-def _etc_steps(uid: int, gid: int) -> list[Step]:
+def _etc_steps(uid: int, gid: int, resolv_conf: str | None) -> list[Step]:
     passwd = f"root:x:0:0:root:/root:/sbin/nologin\nsbx_user:x:{uid}:{gid}::/tmp:/sbin/nologin\n"
     steps: list[Step] = [
         {"op": "file", "target": "/etc/passwd", "content": passwd},
         {"op": "file", "target": "/etc/group", "content": f"root:x:0:\nsbx_user:x:{gid}:\n"},
     ]
+    if resolv_conf is not None:
+        steps.append({"op": "file", "target": "/etc/resolv.conf", "content": resolv_conf})
     for path in ETC_FILES:
+        if path == "/etc/resolv.conf" and resolv_conf is not None:
+            continue
         if os.path.exists(path):
             steps.append({"op": "bind", "source": os.path.realpath(path), "target": path})
     for path in ETC_DIRS:
