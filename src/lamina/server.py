@@ -37,7 +37,7 @@ from lamina.control import (
 from lamina.invoke import Admission, Invoker
 from lamina.invoke.destinations import Destinations, SqsSender
 from lamina.invoke.queue import AsyncQueue
-from lamina.pool import EnvironmentPool, Launcher
+from lamina.pool import EnvironmentPool, Launcher, SnapshotManager
 from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
 from lamina.sandbox import ProcessBackend, SandboxBackend
@@ -85,6 +85,8 @@ class LaminaServer:
             pycache_dir=pycache,
             sdk_path=prepare_python_sdk(data / "sdk" / "python"),
         )
+        if self.backend.snapshots:
+            launcher.snapshots = SnapshotManager(launcher)
         self.admission = Admission(settings.concurrency_limit, MIN_UNRESERVED_CONCURRENCY)
         self.invoker = Invoker(
             self.store, self.pool, launcher, self.admission, settings.region, settings.account_id

@@ -159,6 +159,11 @@ class FunctionRegistry:
             )
         members.refuse_unsupported(body)
         fields = self._settings(body, creating=True)
+        check.check_snap_start_fits(
+            fields.get("snap_start_apply_on", "None"),
+            fields["runtime"],
+            fields.get("ephemeral_storage_mb", 512),
+        )
         fields.update(await self._layers(body))
         tags = members.tags(body.get("Tags"))
         zip_bytes = members.zip_package(body.get("Code"))
@@ -225,6 +230,11 @@ class FunctionRegistry:
         config = await self._updatable(name, body.get("RevisionId"))
         members.refuse_unsupported(body)
         changes = self._settings(body, creating=False)
+        check.check_snap_start_fits(
+            changes.get("snap_start_apply_on", config.snap_start_apply_on),
+            changes.get("runtime", config.runtime),
+            changes.get("ephemeral_storage_mb", config.ephemeral_storage_mb),
+        )
         changes.update(await self._layers(body))
         if changes.get("layers"):
             code_size = await asyncio.to_thread(self.code.unzipped_size, config.code_sha256)
@@ -414,6 +424,7 @@ class FunctionRegistry:
             "Environment": ("environment", check.check_environment),
             "Architectures": ("architectures", check.check_architectures),
             "TracingConfig": ("tracing_mode", check.check_tracing),
+            "SnapStart": ("snap_start_apply_on", check.check_snap_start),
         }
         for member, (field, checker) in simple.items():
             if body.get(member) is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -19,9 +20,13 @@ from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
+    SandboxError,
 )
 from lamina.model import LATEST, FunctionConfig, State, UpdateStatus
+from lamina.pool import SnapshotFailedError
 from lamina.store import DuplicateError, Store
+
+log = logging.getLogger(__name__)
 
 MAX_LIST_ITEMS = 50
 
@@ -103,7 +108,37 @@ class VersionControl:
         task.add_done_callback(self._settling.discard)
 
     async def _settle(self, version: FunctionConfig) -> None:
+        """Active at once; a SnapStart version first makes its snapshot (its init runs now),
+        and is Failed, with the reason, when that init fails."""
+        if version.snap_start_optimized:
+            try:
+                await self.registry.invoker.prepare_snapshot(version)
+            except SnapshotFailedError as exc:
+                await self.store.replace_version(_failed(version, exc.error_type))
+                return
+            except SandboxError as exc:
+                log.error("cannot make the snapshot of %s: %s", version.version, exc)
+                await self.store.replace_version(
+                    _failed(version, "Runtime.Unknown", code="InternalError")
+                )
+                return
+            if await self.store.get_version(version.name, version.version) is None:
+                await self.registry.invoker.retire_version(version.name, version.version)
+                return  # deleted while its snapshot was being made
         await self.store.replace_version(active(version))
+
+
+def _failed(
+    version: FunctionConfig, error_type: str, code: str = "FunctionError"
+) -> FunctionConfig:
+    """A SnapStart version whose snapshot could not be made."""
+    return replace(
+        version,
+        state=State.FAILED,
+        state_reason=f"Lambda could not initialize the function for a snapshot: {error_type}",
+        state_reason_code=code,
+        last_update_status=UpdateStatus.FAILED,
+    )
 
 
 def _check_preconditions(latest: FunctionConfig, body: Mapping[str, Any]) -> None:

@@ -3,5 +3,13 @@
 from lamina.pool.environment import Environment, Invocation
 from lamina.pool.launcher import Launcher
 from lamina.pool.pool import EnvironmentPool
+from lamina.pool.snapshots import SnapshotFailedError, SnapshotManager
 
-__all__ = ["Environment", "EnvironmentPool", "Invocation", "Launcher"]
+__all__ = [
+    "Environment",
+    "EnvironmentPool",
+    "Invocation",
+    "Launcher",
+    "SnapshotFailedError",
+    "SnapshotManager",
+]

@@ -18,8 +18,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from lamina.billing import billed_duration_ms
-from lamina.errors import EnvironmentGoneError, SandboxError
+from lamina.billing import billed_duration_ms, billed_restore_ms
+from lamina.errors import (
+    EnvironmentGoneError,
+    SandboxError,
+    SnapStartException,
+    SnapStartTimeoutException,
+)
 from lamina.model import Execution
 from lamina.runtime import protocol
 from lamina.sandbox import Sandbox
@@ -33,6 +38,11 @@ MAX_LOG_BYTES_PER_INVOCATION = 16 * 1024 * 1024
 """Output past this within one invocation is read and dropped, so a runaway print loop cannot
 fill the server's disk; one line says so."""
 _EXIT_GRACE_S = 1.0
+_RESTORE_TIMEOUT = "Lambda couldn't restore the snapshot within the timeout limit."
+_RESTORE_HOOK_FAILED = (
+    "The afterRestore() runtime hook encountered an error. For more information, check the "
+    "Amazon CloudWatch logs."
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,9 @@ class Environment:
         self.busy = False
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None
+        self.restore: tuple[float, int] | None = None
+        """(Restore Duration, Billed Restore Duration) of an environment restored from a
+        SnapStart snapshot, for its first REPORT."""
         self._loop = asyncio.get_running_loop()
         self._frames = protocol.FrameReader(max_frame=_FRAME_LIMIT)
         self._waiter: asyncio.Future[tuple[int, dict[str, object], bytes]] | None = None
@@ -86,7 +99,7 @@ class Environment:
         """Wait for the runtime's init to finish; a failed init is kept for the first invoke."""
         self._waiter = self._loop.create_future()
         try:
-            kind, _header, body = await asyncio.wait_for(self._waiter, timeout_s)
+            kind, header, body = await asyncio.wait_for(self._waiter, timeout_s)
         except TimeoutError:
             self._init_failure = ("Sandbox.Timedout", b"")
             await self.destroy()
@@ -96,13 +109,50 @@ class Environment:
             self._init_failure = ("Runtime.ExitError", str(gone).encode())
         else:
             if kind == protocol.INIT_ERROR:
-                error_type = _error_type(body)
+                error_type = str(header.get("error_type") or _error_type(body))
                 self._init_failure = (error_type, body)
             else:
                 self.sandbox.init_done()
         self.init_duration_ms = (time.perf_counter() - started_at) * 1000
         if self._init_failure is not None:
             self._emit(lines.init_report(self.init_duration_ms, self._init_failure[0]))
+
+    @property
+    def init_failure(self) -> tuple[str, bytes] | None:
+        """(error type, error document) when the init phase failed."""
+        return self._init_failure
+
+    async def wait_restored(self, started_at: float, timeout_s: float) -> None:
+        """Wait for a restored environment's after-restore hooks; writes RESTORE_REPORT.
+
+        A failure destroys the environment and raises AWS's error for the invocation:
+        SnapStartTimeoutException, or SnapStartException when a hook failed or the runtime died.
+        """
+        self._waiter = self._loop.create_future()
+        failure: Exception | None = None
+        status = error_type = None
+        try:
+            kind, header, body = await asyncio.wait_for(self._waiter, timeout_s)
+        except TimeoutError:
+            status, failure = "timeout", SnapStartTimeoutException(_RESTORE_TIMEOUT)
+        except EnvironmentGoneError as gone:
+            if self.sandbox.setup_error is not None:
+                raise SandboxError(self.sandbox.setup_error) from gone
+            status, error_type = "error", "Runtime.ExitError"
+            failure = SnapStartException(_RESTORE_HOOK_FAILED)
+        else:
+            if kind != protocol.READY:
+                status, error_type = "error", str(header.get("error_type") or _error_type(body))
+                failure = SnapStartException(_RESTORE_HOOK_FAILED)
+        duration_ms = (time.perf_counter() - started_at) * 1000
+        self._emit(lines.restore_report(duration_ms, status, error_type))
+        if failure is not None:
+            await self.destroy()
+            raise failure
+        hooks_ms = header.get("restore_ms")
+        billed = billed_restore_ms(hooks_ms if isinstance(hooks_ms, (int, float)) else 0.0)
+        self.restore = (duration_ms, billed)
+        self.sandbox.init_done()
 
     def freeze_later(self, delay_s: float) -> None:
         """Freeze the sandbox if it is still idle after ``delay_s`` (hot ones never are)."""
@@ -138,6 +188,7 @@ class Environment:
         self._logged_bytes, self._dropping = 0, False
         self._emit(lines.start(invocation.request_id, invocation.version))
         init_ms = self.init_duration_ms if self._first_invocation else None
+        restore = self.restore if self._first_invocation else None
         self._first_invocation = False
         started = time.perf_counter()
         outcome = (
@@ -157,12 +208,13 @@ class Environment:
             lines.report(
                 invocation.request_id,
                 duration_ms=duration_ms,
-                billed_ms=billed_duration_ms(duration_ms, init_ms),
+                billed_ms=billed_duration_ms(duration_ms, init_ms, restore[1] if restore else 0),
                 memory_mb=self.memory_mb,
                 max_memory_mb=max_memory_mb,
                 init_duration_ms=init_ms,
                 status=None if status == "handled" else status,
                 error_type=error_type if status == "error" else None,
+                restore=restore,
             )
         )
         log, self._capture = list(self._capture), None
@@ -175,6 +227,7 @@ class Environment:
             error_type=error_type,
             duration_ms=duration_ms,
             init_duration_ms=init_ms,
+            restore_duration_ms=restore[0] if restore else None,
             max_memory_mb=max_memory_mb,
             status=None if status == "handled" else status,
             log=log,

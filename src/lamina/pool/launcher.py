@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lamina import arns
 from lamina.errors import SandboxError
@@ -23,8 +24,18 @@ from lamina.runtimes import CUSTOM_RUNTIMES, Runtime, RuntimeCatalog
 from lamina.sandbox import Mounts, SandboxBackend, SandboxSpec, View
 from lamina.telemetry import LogStore, lines
 
+if TYPE_CHECKING:
+    from lamina.pool.snapshots import SnapshotManager
+
 INIT_TIMEOUT_S = 10.0
 """AWS gives the init phase ten seconds; lamina allows the function's timeout if that is longer."""
+SNAPSHOT_INIT_TIMEOUT_S = 130.0
+"""The init phase of a SnapStart version (at publish) may take this long, or the function's
+timeout if longer (AWS's rule); the before-snapshot hooks count in it."""
+RESTORE_TIMEOUT_S = 10.0
+"""A restore, after-restore hooks included, must finish within this (AWS: 10 seconds)."""
+SNAPSHOT_VARIABLE = "_LAMINA_SNAPSHOT"
+"""Set (to 1) only in a SnapStart template's environment: its runtime waits as a template."""
 
 _BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -50,12 +61,22 @@ class Launcher:
         self.pycache_dir = pycache_dir
         self.sdk_path = sdk_path
         self.runtime_dir = Path(str(resources.files("lamina.runtime")))
+        self.snapshots: SnapshotManager | None = None
+        """Set by the composition root when the sandbox can restore from snapshots."""
 
     async def start(self, config: FunctionConfig, key: str) -> Environment:
-        """Create a sandbox for ``config`` and wait until its init has finished."""
-        runtime = self.runtimes.get(config.runtime)
-        if runtime is None:
-            raise SandboxError(f"runtime {config.runtime} is not available on this host")
+        """A new environment for ``config``, ready for its first invocation: restored from the
+        version's snapshot for a SnapStart version, else a cold start."""
+        if config.snap_start_optimized and self.snapshots is not None:
+            return await self.snapshots.restore(config, key)
+        return await self.cold_start(config, key)
+
+    async def cold_start(
+        self, config: FunctionConfig, key: str, *, snapshot: bool = False
+    ) -> Environment:
+        """Create a sandbox for ``config`` and wait until its init has finished; with
+        ``snapshot``, the environment becomes the version's SnapStart template instead."""
+        runtime = self._runtime(config)
         environment_id = uuid.uuid4().hex
         stream = lines.stream_name(config.version, environment_id)
         log = LogTarget(self.logs, config.log_group_name, stream)
@@ -63,6 +84,55 @@ class Launcher:
         log.store.append(
             log.group, stream, _now_ms(), lines.init_start(config.runtime, version_arn)
         )
+        spec = await self._spec(config, runtime, environment_id, stream, snapshot=snapshot)
+        started = time.perf_counter()
+        sandbox = await self.backend.create(spec)
+        env = Environment(sandbox, key, config.memory_mb, log)
+        init_timeout_s = SNAPSHOT_INIT_TIMEOUT_S if snapshot else INIT_TIMEOUT_S
+        try:
+            await env.wait_ready(started, max(init_timeout_s, float(config.timeout_s)))
+        except BaseException:
+            await env.destroy()
+            raise
+        return env
+
+    async def restore_from(
+        self, template: Environment, config: FunctionConfig, key: str
+    ) -> Environment:
+        """A new environment forked from a SnapStart template (``pool/snapshots.py``)."""
+        runtime = self._runtime(config)
+        environment_id = uuid.uuid4().hex
+        stream = lines.stream_name(config.version, environment_id)
+        log = LogTarget(self.logs, config.log_group_name, stream)
+        version_arn = arns.runtime_version_arn(self.region, runtime.version_digest)
+        log.store.append(
+            log.group, stream, _now_ms(), lines.restore_start(config.runtime, version_arn)
+        )
+        started = time.perf_counter()
+        sandbox = await self.backend.restore(template.sandbox, environment_id, config.memory_mb)
+        env = Environment(sandbox, key, config.memory_mb, log)
+        try:
+            await env.wait_restored(started, RESTORE_TIMEOUT_S)
+        except BaseException:
+            await env.destroy()
+            raise
+        return env
+
+    def _runtime(self, config: FunctionConfig) -> Runtime:
+        runtime = self.runtimes.get(config.runtime)
+        if runtime is None:
+            raise SandboxError(f"runtime {config.runtime} is not available on this host")
+        return runtime
+
+    async def _spec(
+        self,
+        config: FunctionConfig,
+        runtime: Runtime,
+        environment_id: str,
+        stream: str,
+        *,
+        snapshot: bool,
+    ) -> SandboxSpec:
         python = runtime.family == "python"
         mounts = Mounts(
             interpreter=runtime.interpreter,
@@ -78,10 +148,14 @@ class Launcher:
             command = command_for(runtime, view, config.memory_mb, config.environment)
         except ValueError as exc:
             raise SandboxError(str(exc)) from exc
-        spec = SandboxSpec(
+        env = self.environment_variables(config, stream, view, command.env)
+        env.pop(SNAPSHOT_VARIABLE, None)
+        if snapshot:
+            env[SNAPSHOT_VARIABLE] = "1"
+        return SandboxSpec(
             environment_id=environment_id,
             argv=command.argv,
-            env=self.environment_variables(config, stream, view, command.env),
+            env=env,
             cwd=view.task_root,
             mounts=mounts,
             memory_mb=config.memory_mb,
@@ -90,15 +164,6 @@ class Launcher:
             runtime_api=command.runtime_api,
             entrypoints=command.entrypoints,
         )
-        started = time.perf_counter()
-        sandbox = await self.backend.create(spec)
-        env = Environment(sandbox, key, config.memory_mb, log)
-        try:
-            await env.wait_ready(started, max(INIT_TIMEOUT_S, float(config.timeout_s)))
-        except BaseException:
-            await env.destroy()
-            raise
-        return env
 
     def prestart(self, runtime_ids: set[str]) -> None:
         """Get the sandbox ready for these runtimes (their zygotes start in the background)."""
@@ -149,6 +214,10 @@ class Launcher:
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
+        if config.snap_start_optimized:
+            # One snapshot serves many environments: AWS leaves out what names just one.
+            env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+            del env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
         if config.application_log_level and config.log_format == "JSON":
             env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level
         if view.sdk_dir is not None:

@@ -12,6 +12,12 @@ then RESPONSE or ERROR once per INVOKE. One invocation is in flight at a time. A
 header has ``"exiting": true`` is the runtime's last word (Node.js ends on an uncaught
 exception, as on AWS): the environment is not used again.
 
+SnapStart (``runtime/python/snapshot.py``): a *template* environment that sent READY waits for
+RESTORE frames, each carrying three descriptors (SCM_RIGHTS: the new control socket, output
+pipe and status pipe), and forks one child per frame. The child says HELLO on its new socket
+(the host reads its pid from the kernel's SCM_CREDENTIALS), waits for RESUME, runs the
+after-restore hooks and answers READY or INIT_ERROR like any environment.
+
 This module must run on Python 3.9 and import only the standard library.
 """
 
@@ -29,6 +35,9 @@ READY = 2
 INIT_ERROR = 3
 RESPONSE = 4
 ERROR = 5
+RESTORE = 6
+HELLO = 7
+RESUME = 8
 
 KIND_NAMES = {
     INVOKE: "INVOKE",
@@ -36,6 +45,9 @@ KIND_NAMES = {
     INIT_ERROR: "INIT_ERROR",
     RESPONSE: "RESPONSE",
     ERROR: "ERROR",
+    RESTORE: "RESTORE",
+    HELLO: "HELLO",
+    RESUME: "RESUME",
 }
 
 _PREFIX = struct.Struct(">IBI")

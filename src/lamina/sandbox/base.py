@@ -110,12 +110,20 @@ class Sandbox(Protocol):
 
 class SandboxBackend(Protocol):
     name: str
+    snapshots: bool
+    """Whether ``restore`` works: SnapStart versions then fork from their template."""
 
     def view(self, mounts: Mounts) -> View:
         """Where an environment of this backend sees the given host folders."""
 
     async def create(self, spec: SandboxSpec) -> Sandbox:
         """Start a sandbox; SandboxError names the step that failed."""
+
+    async def restore(self, template: Sandbox, environment_id: str, memory_mb: int) -> Sandbox:
+        """A new sandbox forked from ``template``, a SnapStart template's sandbox of this
+        backend, with its own cgroup of ``memory_mb``; SandboxError when it cannot be made
+        (the template is gone, say). Destroying it leaves the template and its other
+        children running."""
 
     def prestart(self, interpreter: Path, runtime_dir: Path) -> None:
         """Get ready for Python environments of this interpreter (start its zygote now, so
