@@ -21,7 +21,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MakeFunction, invoke, processes_with, tail
+from tests.conftest import (
+    ROLE,
+    MakeFunction,
+    client_for,
+    handler_zip,
+    invoke,
+    processes_with,
+    tail,
+    wait_active,
+)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("LAMINA_SANDBOX") == "process",
@@ -346,3 +355,25 @@ def test_a_template_that_died_is_made_again(lambda_client, make_function: MakeFu
 
     assert after["init_id"] != before["init_id"]  # made again: the init ran again
     assert after["order"] == before["order"]
+
+
+def test_a_snap_start_version_is_restored_after_a_server_restart(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    client.create_function(FunctionName="snappy", Runtime="python3.12", Role=ROLE,
+                           Handler="handler.handler", Code={"ZipFile": handler_zip(RESTORABLE)},
+                           SnapStart=SNAP)  # fmt: skip
+    wait_active(client, "snappy")
+    version = publish(client, "snappy")["Version"]
+    _, before = invoke(client, "snappy", {}, Qualifier=version)
+
+    server.stop()
+    server.start()
+    config = client.get_function_configuration(FunctionName="snappy", Qualifier=version)
+    _, after = invoke(client, "snappy", {}, Qualifier=version)
+
+    assert config["State"] == "Active"
+    assert config["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    assert after["initialization_type"] == "snap-start"
+    assert after["order"] == before["order"]  # a new snapshot, made the same way
+    assert after["init_id"] != before["init_id"]

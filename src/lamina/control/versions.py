@@ -114,7 +114,8 @@ class VersionControl:
             try:
                 await self.registry.invoker.prepare_snapshot(version)
             except SnapshotFailedError as exc:
-                await self.store.replace_version(_failed(version, exc.error_type))
+                code = "FunctionError.InitTimeout" if exc.error_type == "Sandbox.Timedout" else None
+                await self.store.replace_version(_failed(version, exc.error_type, code))
                 return
             except SandboxError as exc:
                 log.error("cannot make the snapshot of %s: %s", version.version, exc)
@@ -128,15 +129,13 @@ class VersionControl:
         await self.store.replace_version(active(version))
 
 
-def _failed(
-    version: FunctionConfig, error_type: str, code: str = "FunctionError"
-) -> FunctionConfig:
+def _failed(version: FunctionConfig, error_type: str, code: str | None = None) -> FunctionConfig:
     """A SnapStart version whose snapshot could not be made."""
     return replace(
         version,
         state=State.FAILED,
         state_reason=f"Lambda could not initialize the function for a snapshot: {error_type}",
-        state_reason_code=code,
+        state_reason_code=code or "FunctionError",
         last_update_status=UpdateStatus.FAILED,
     )
 
