@@ -46,8 +46,6 @@ def _load_private(name, relative_path):
 
 
 protocol = _load_private("_lamina_protocol", "protocol.py")
-SNAP_START = "snap-start"
-"""``AWS_LAMBDA_INITIALIZATION_TYPE`` of an environment that becomes a SnapStart template."""
 
 
 class FaultException(Exception):
@@ -467,7 +465,7 @@ def main():
     use_pycache_prefix(sys.argv[1:])
     runtime = Runtime(sock)
     snapshot = None
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == SNAP_START:
+    if os.environ.pop("_LAMINA_SNAPSHOT", None) == "1":  # this environment is a template
         snapshot = _load_private("_lamina_snapshot", os.path.join("python", "snapshot.py"))
     handler = runtime.init(os.environ.get("_HANDLER", ""), snapshot)
     if handler is None:

@@ -14,6 +14,7 @@ Standard library only; runs on the function's interpreter (python3.12 and later)
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import random
 import signal
@@ -80,6 +81,10 @@ def serve_template(protocol: Any, sock: socket.socket) -> socket.socket:
     When the host closes the template's socket, the template exits (and the kernel ends its
     children with the namespace).
     """
+    # What the init made lives as long as the template: kept out of the collector's sight, so
+    # the children's first collections do not copy every page of it (as the zygote does).
+    gc.collect()
+    gc.freeze()
     children = _Children()
     signal.signal(signal.SIGCHLD, children.reap)
     children.sigpipe = signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a closed status pipe
