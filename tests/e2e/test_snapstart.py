@@ -377,3 +377,40 @@ def test_a_snap_start_version_is_restored_after_a_server_restart(start_server):
     assert after["initialization_type"] == "snap-start"
     assert after["order"] == before["order"]  # a new snapshot, made the same way
     assert after["init_id"] != before["init_id"]
+
+
+CONFINEMENT = """
+import os, time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    status = dict(
+        line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line
+    )
+    return {
+        "uid": os.getuid(),
+        "caps": status["CapEff"].strip(),
+        "seccomp": status["Seccomp"].strip(),
+        "no_new_privs": status["NoNewPrivs"].strip(),
+        "cgroup": open("/proc/self/cgroup").read(),
+        "root_writable": os.access("/var/task", os.W_OK),
+    }
+"""
+
+
+def test_restored_environments_are_confined_each_in_its_own_cgroup(lambda_client, make_function):
+    name = make_function(CONFINEMENT, SnapStart=SNAP, Timeout=10)
+    version = publish(lambda_client, name)["Version"]
+
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(invoke, lambda_client, name, {"sleep": 1}, Qualifier=version)
+                 for _ in range(2)]  # fmt: skip
+        first, second = (call.result()[1] for call in calls)
+
+    for body in (first, second):
+        assert body["uid"] == 993
+        assert body["caps"] == "0000000000000000"
+        assert body["seccomp"] == "2"
+        assert body["no_new_privs"] == "1"
+        assert body["root_writable"] is False
+    assert first["cgroup"] != second["cgroup"]  # one cgroup each
