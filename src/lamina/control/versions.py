@@ -23,7 +23,7 @@ from lamina.errors import (
     SandboxError,
 )
 from lamina.model import LATEST, FunctionConfig, State, UpdateStatus
-from lamina.pool import SnapshotFailedError
+from lamina.pool import SnapshotCancelledError, SnapshotFailedError
 from lamina.store import DuplicateError, Store
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ class VersionControl:
         if version.snap_start_optimized:
             try:
                 await self.registry.invoker.prepare_snapshot(version)
+            except SnapshotCancelledError:
+                return
             except SnapshotFailedError as exc:
                 code = "FunctionError.InitTimeout" if exc.error_type == "Sandbox.Timedout" else None
                 await self.store.replace_version(_failed(version, exc.error_type, code))

@@ -3,13 +3,14 @@
 from lamina.pool.environment import Environment, Invocation
 from lamina.pool.launcher import Launcher
 from lamina.pool.pool import EnvironmentPool
-from lamina.pool.snapshots import SnapshotFailedError, SnapshotManager
+from lamina.pool.snapshots import SnapshotCancelledError, SnapshotFailedError, SnapshotManager
 
 __all__ = [
     "Environment",
     "EnvironmentPool",
     "Invocation",
     "Launcher",
+    "SnapshotCancelledError",
     "SnapshotFailedError",
     "SnapshotManager",
 ]

@@ -40,11 +40,17 @@ class SnapshotFailedError(InternalError):
         self.document = document
 
 
+class SnapshotCancelledError(InternalError):
+    """The server stopped while the snapshot was being made: the version stays Pending (the
+    next start settles it)."""
+
+
 class SnapshotManager:
     def __init__(self, launcher: Launcher) -> None:
         self._launcher = launcher
         self._templates: dict[str, Environment] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
 
     async def prepare(self, config: FunctionConfig) -> None:
         """Build the version's template now; SnapshotFailedError when its init failed."""
@@ -81,6 +87,9 @@ class SnapshotManager:
         if env.init_failure is not None:
             await env.destroy()
             raise SnapshotFailedError(*env.init_failure)
+        if self._closed:  # the server stopped while this init ran
+            await env.destroy()
+            raise SnapshotCancelledError("the server is stopping")
         if env.init_duration_ms is not None:
             now_ms = int(time.time() * 1000)
             line = lines.snapshot_init_report(env.init_duration_ms)
@@ -103,6 +112,7 @@ class SnapshotManager:
         return len(self._templates)
 
     async def close(self) -> None:
+        self._closed = True
         for slot in list(self._templates):
             await self.discard(slot)
 

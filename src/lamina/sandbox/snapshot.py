@@ -71,9 +71,7 @@ class RestoredSandbox(NamespaceSandbox):
     def kill(self) -> None:
         """Kill the runtime and every process it started (they are all in its cgroup)."""
         super().kill()
-        for pid in _cgroup_pids(self.cgroup):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(self.cgroup)
 
 
 async def restore(
@@ -104,9 +102,10 @@ async def restore(
         _check_lineage(pid, template.pid)
         await asyncio.to_thread(_enter_cgroup, group, limits, pid)
     except BaseException as exc:
-        host_end.close()
+        host_end.close()  # a child still waiting for RESUME leaves on this end of file
         os.close(out_read)
         os.close(status_read)
+        _kill_all(group)
         if isinstance(exc, (OSError, TimeoutError)):
             raise SandboxError(f"restore from the snapshot: {exc or 'timed out'}") from exc
         raise
@@ -186,6 +185,12 @@ def _parent(pid: int) -> int:
 def _enter_cgroup(group: EnvironmentCgroup, limits: Limits, pid: int) -> None:
     group.make(limits)
     group.attach(pid)
+
+
+def _kill_all(group: EnvironmentCgroup) -> None:
+    for pid in _cgroup_pids(group):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _cgroup_pids(group: EnvironmentCgroup) -> list[int]:
