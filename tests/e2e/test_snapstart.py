@@ -414,3 +414,15 @@ def test_restored_environments_are_confined_each_in_its_own_cgroup(lambda_client
         assert body["no_new_privs"] == "1"
         assert body["root_writable"] is False
     assert first["cgroup"] != second["cgroup"]  # one cgroup each
+
+
+def test_an_alias_of_a_snap_start_version_is_restored(lambda_client, make_function):
+    name = make_function(RESTORABLE, SnapStart=SNAP)
+    version = publish(lambda_client, name)["Version"]
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+
+    response, body = invoke(lambda_client, name, {}, Qualifier="live", LogType="Tail")
+
+    assert body["initialization_type"] == "snap-start"
+    assert "Restore Duration" in tail(response)
+    assert response["ExecutedVersion"] == version
