@@ -112,12 +112,13 @@ class LaminaServer:
             self.store, self.code, self.invoker, self.runtimes, settings.region, settings.account_id
         )
         self.permissions = PermissionControl(self.registry, self.store)
+        self.versions = VersionControl(self.registry, self.store)
         credentials = _credentials(settings)
         services = Services(
             registry=self.registry,
             concurrency=ConcurrencyControl(self.registry, self.admission),
             async_configs=EventInvokeConfigs(self.registry, self.store),
-            versions=VersionControl(self.registry, self.store),
+            versions=self.versions,
             aliases=AliasControl(self.registry, self.store),
             tags=TagControl(self.registry),
             permissions=self.permissions,
@@ -138,7 +139,7 @@ class LaminaServer:
         await self.queue.enqueue(function_name, qualifier, payload)
 
     async def start(self) -> None:
-        await self.registry.recover()
+        self.versions.resume(await self.registry.recover())
         self.launcher.prestart(await self.registry.runtimes_in_use())
         self.pool.start()
         self.queue.start()
@@ -157,6 +158,7 @@ class LaminaServer:
 
     async def stop(self) -> None:
         """Graceful stop: in-flight work finishes, environments stop, state is flushed."""
+        await self.versions.close()
         await self.registry.close()
         await self.queue.close()
         await self.invoker.close()

@@ -82,15 +82,9 @@ def handler(event, context):
 
 def publish(client: Any, name: str, timeout_s: float = 60.0) -> dict[str, Any]:
     """Publish and wait until the version left Pending; its final configuration."""
-    version = client.publish_version(FunctionName=name)["Version"]
-    deadline = time.monotonic() + timeout_s
-    while True:
-        config: dict[str, Any] = client.get_function_configuration(
-            FunctionName=name, Qualifier=version
-        )
-        if config["State"] != "Pending" or time.monotonic() > deadline:
-            return config
-        time.sleep(0.05)
+    return publish_wait(
+        client, name, client.publish_version(FunctionName=name)["Version"], timeout_s
+    )
 
 
 def log_streams(logs_client: Any, name: str) -> dict[str, list[str]]:
@@ -426,3 +420,35 @@ def test_an_alias_of_a_snap_start_version_is_restored(lambda_client, make_functi
     assert body["initialization_type"] == "snap-start"
     assert "Restore Duration" in tail(response)
     assert response["ExecutedVersion"] == version
+
+
+def test_a_snapshot_interrupted_by_a_stop_is_made_at_the_next_start(start_server):
+    server = start_server()
+    client = client_for(server.endpoint)
+    source = "import time\ntime.sleep(2)\ndef handler(e, c):\n    return 'ready'\n"
+    client.create_function(FunctionName="slow", Runtime="python3.12", Role=ROLE,
+                           Handler="handler.handler", Code={"ZipFile": handler_zip(source)},
+                           SnapStart=SNAP)  # fmt: skip
+    wait_active(client, "slow")
+    version = client.publish_version(FunctionName="slow")["Version"]
+
+    server.stop()  # while the version's init runs
+    server.start()
+    pending = client.get_function_configuration(FunctionName="slow", Qualifier=version)
+    final = publish_wait(client, "slow", version)
+    _, body = invoke(client, "slow", {}, Qualifier=version)
+
+    assert pending["State"] == "Pending"
+    assert final["State"] == "Active"
+    assert body == "ready"
+
+
+def publish_wait(client: Any, name: str, version: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        config: dict[str, Any] = client.get_function_configuration(
+            FunctionName=name, Qualifier=version
+        )
+        if config["State"] != "Pending" or time.monotonic() > deadline:
+            return config
+        time.sleep(0.05)

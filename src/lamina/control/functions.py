@@ -284,14 +284,18 @@ class FunctionRegistry:
         for layer in removed.layers:
             await self.collect_package(layer.code_sha256)
 
-    async def recover(self) -> None:
-        """Finish transitions a crash interrupted and drop packages nobody refers to."""
+    async def recover(self) -> Sequence[FunctionConfig]:
+        """Finish transitions a crash interrupted and drop packages nobody refers to; returns
+        the SnapStart versions still Pending (their snapshot must be made: VersionControl)."""
+        snapshots: list[FunctionConfig] = []
         after: str | None = None
         while batch := await self.store.list_functions(after, 500):
             for config in batch:
                 self.invoker.admission.set_reservation(config.name, config.reserved_concurrency)
                 for version in await self.store.list_versions(config.name):
-                    if version.state is State.PENDING:
+                    if version.state is State.PENDING and version.snap_start_optimized:
+                        snapshots.append(version)
+                    elif version.state is State.PENDING:
                         await self.store.replace_version(active(version))
                 if (
                     config.state is State.PENDING
@@ -303,6 +307,7 @@ class FunctionRegistry:
         for sha in self.code.stored():
             if not await self.store.code_in_use(sha):
                 await asyncio.to_thread(self.code.remove, sha)
+        return snapshots
 
     async def runtimes_in_use(self) -> set[str]:
         """The runtimes of every stored function (what the sandbox should get ready for)."""

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -101,6 +101,19 @@ class VersionControl:
         page = everything[start : start + limit]
         more = start + limit < len(everything)
         return page, str(start + limit) if more else None
+
+    def resume(self, pending: Sequence[FunctionConfig]) -> None:
+        """Make the snapshots of SnapStart versions a stop or crash left Pending."""
+        for version in pending:
+            self._settle_soon(version)
+
+    async def close(self) -> None:
+        """Stop making snapshots (a long init must not hold up a stop): versions still
+        Pending are settled at the next start."""
+        for task in self._settling:
+            task.cancel()
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
 
     def _settle_soon(self, version: FunctionConfig) -> None:
         task = asyncio.get_running_loop().create_task(self._settle(version))
