@@ -307,12 +307,12 @@ def test_a_failing_after_restore_hook_is_a_snap_start_exception(
 def test_a_restored_environment_out_of_memory_or_timed_out_spares_the_template_and_siblings(
     lambda_client, make_function
 ):
-    name = make_function(RESTORABLE, SnapStart=SNAP, MemorySize=128, Timeout=1)
+    name = make_function(RESTORABLE, SnapStart=SNAP, MemorySize=128, Timeout=3)
     version = publish(lambda_client, name)["Version"]
     _, before = invoke(lambda_client, name, {}, Qualifier=version)
 
     _, oom = invoke(lambda_client, name, {"allocate_mb": 400}, Qualifier=version)
-    _, timed_out = invoke(lambda_client, name, {"sleep": 3}, Qualifier=version)
+    _, timed_out = invoke(lambda_client, name, {"sleep": 4}, Qualifier=version)
     with ThreadPoolExecutor(2) as pool:
         calls = [pool.submit(invoke, lambda_client, name, {"sleep": 0.3}, Qualifier=version)
                  for _ in range(2)]  # fmt: skip

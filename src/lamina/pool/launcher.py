@@ -77,14 +77,8 @@ class Launcher:
         """Create a sandbox for ``config`` and wait until its init has finished; with
         ``snapshot``, the environment becomes the version's SnapStart template instead."""
         runtime = self._runtime(config)
-        environment_id = uuid.uuid4().hex
-        stream = lines.stream_name(config.version, environment_id)
-        log = LogTarget(self.logs, config.log_group_name, stream)
-        version_arn = arns.runtime_version_arn(self.region, runtime.version_digest)
-        log.store.append(
-            log.group, stream, _now_ms(), lines.init_start(config.runtime, version_arn)
-        )
-        spec = await self._spec(config, runtime, environment_id, stream, snapshot=snapshot)
+        environment_id, log = self._log(config, runtime, lines.init_start)
+        spec = await self._spec(config, runtime, environment_id, log.stream, snapshot=snapshot)
         started = time.perf_counter()
         sandbox = await self.backend.create(spec)
         env = Environment(sandbox, key, config.memory_mb, log)
@@ -100,14 +94,7 @@ class Launcher:
         self, template: Environment, config: FunctionConfig, key: str
     ) -> Environment:
         """A new environment forked from a SnapStart template (``pool/snapshots.py``)."""
-        runtime = self._runtime(config)
-        environment_id = uuid.uuid4().hex
-        stream = lines.stream_name(config.version, environment_id)
-        log = LogTarget(self.logs, config.log_group_name, stream)
-        version_arn = arns.runtime_version_arn(self.region, runtime.version_digest)
-        log.store.append(
-            log.group, stream, _now_ms(), lines.restore_start(config.runtime, version_arn)
-        )
+        environment_id, log = self._log(config, self._runtime(config), lines.restore_start)
         started = time.perf_counter()
         sandbox = await self.backend.restore(template.sandbox, environment_id, config.memory_mb)
         env = Environment(sandbox, key, config.memory_mb, log)
@@ -117,6 +104,17 @@ class Launcher:
             await env.destroy()
             raise
         return env
+
+    def _log(
+        self, config: FunctionConfig, runtime: Runtime, first_line: Callable[[str, str], str]
+    ) -> tuple[str, LogTarget]:
+        """A new environment's id and log stream, begun with INIT_START or RESTORE_START."""
+        environment_id = uuid.uuid4().hex
+        stream = lines.stream_name(config.version, environment_id)
+        log = LogTarget(self.logs, config.log_group_name, stream)
+        version_arn = arns.runtime_version_arn(self.region, runtime.version_digest)
+        log.store.append(log.group, stream, _now_ms(), first_line(config.runtime, version_arn))
+        return environment_id, log
 
     def _runtime(self, config: FunctionConfig) -> Runtime:
         runtime = self.runtimes.get(config.runtime)
