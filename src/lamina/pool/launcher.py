@@ -32,6 +32,8 @@ INIT_TIMEOUT_S = 10.0
 SNAPSHOT_INIT_TIMEOUT_S = 130.0
 """The init phase of a SnapStart version (at publish) may take this long, or the function's
 timeout if longer (AWS's rule); the before-snapshot hooks count in it."""
+MB_PER_VCPU = 1769
+"""AWS's CPU share: one vCPU per 1,769 MB; a SnapStart template gets at least one."""
 RESTORE_TIMEOUT_S = 10.0
 """A restore, after-restore hooks included, must finish within this (AWS: 10 seconds)."""
 SNAPSHOT_VARIABLE = "_LAMINA_SNAPSHOT"
@@ -161,6 +163,7 @@ class Launcher:
             preloadable=command.preloadable,
             runtime_api=command.runtime_api,
             entrypoints=command.entrypoints,
+            cpu_mb=max(config.memory_mb, MB_PER_VCPU) if snapshot else None,
         )
 
     def prestart(self, runtime_ids: set[str]) -> None:

@@ -66,6 +66,10 @@ class SandboxSpec:
     the control socket: the backend serves that API and relays it to the control socket."""
     entrypoints: tuple[str, ...] = ()
     """With ``runtime_api``: the first of these paths that exists replaces ``argv[0]``."""
+    cpu_mb: int | None = None
+    """The memory size whose CPU share the environment gets after its init, when not
+    ``memory_mb``'s (a SnapStart template: at least one vCPU, so that bursts of restores,
+    each a fork the template pays for, are not throttled)."""
     control_fd_variable: str = "_LAMINA_CONTROL_FD"
     """The child finds the descriptor of its end of the control socket in this variable."""
 

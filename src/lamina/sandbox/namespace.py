@@ -195,7 +195,7 @@ class NamespaceBackend:
         )
 
     async def create(self, spec: SandboxSpec) -> NamespaceSandbox:
-        limits = Limits(spec.memory_mb)
+        limits = Limits(spec.memory_mb, cpu_mb=spec.cpu_mb)
         group = self.cgroup_pool.take(spec.environment_id)
         if spec.mounts.pycache_dir is not None:
             spec.mounts.pycache_dir.mkdir(parents=True, exist_ok=True)
