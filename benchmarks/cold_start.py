@@ -15,6 +15,10 @@
   imported, 50 ms of sleep at module level), each created with SnapStart: the first invocation
   of ``$LATEST`` (a cold start that runs the init) next to the first invocation of a published
   version (restored from the snapshot made at publish; its ``Restore Duration`` too);
+- **memory per idle environment of a SnapStart version**: ``--functions`` environments of one
+  function whose init builds ~7 MB of data, started at once from ``$LATEST`` (each runs the
+  init) and from its SnapStart version (each forked from the template), then frozen: PSS
+  per environment of each kind, and the template's own;
 - **0 to N concurrent environments** of one function: N invocations at once of a handler that
   waits until a common release time, so every one holds its own environment; how long until
   the last of them started running, and how many distinct environments ran.
@@ -37,6 +41,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +61,14 @@ def handler(event, context):
     return event
 """
 _RESTORE_DURATION = re.compile(r"Restore Duration: ([0-9.]+) ms")
+DATA_INIT_SOURCE = """
+import time
+DATA = [str(i) * 10 for i in range(100000)]
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return len(DATA)
+"""
 RAMP_SOURCE = """
 import os, time
 
@@ -147,6 +160,56 @@ def snap_starts(server: ServerProcess, count: int, runtime: str) -> SnapStarts:
     for name in names:
         client.delete_function(FunctionName=name)
     return SnapStarts(Summary.of(plain), Summary.of(restored), Summary.of(restores))
+
+
+@dataclass(frozen=True)
+class SnapStartMemory:
+    environments: int
+    plain_mb: float
+    restored_mb: float
+    template_mb: float
+
+
+def snap_start_memory(server: ServerProcess, count: int, runtime: str) -> SnapStartMemory:
+    """PSS per idle environment: ``count`` of $LATEST next to ``count`` restored ones."""
+    client = measures.lambda_client(server.endpoint)
+    logs = measures.lambda_client(server.endpoint, "logs")
+    name = f"snap-memory-{time.time_ns() % 10**9}"
+    client.create_function(
+        FunctionName=name, Runtime=runtime, Role=measures.ROLE, Handler="handler.handler",
+        Code={"ZipFile": _zip(DATA_INIT_SOURCE)}, MemorySize=512, Timeout=60,
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )  # fmt: skip
+    measures.wait_active(client, name)
+    version = _published(client, name)
+    event = json.dumps({"sleep": 1}).encode()
+    with ThreadPoolExecutor(count) as pool:
+        for qualifier in ("$LATEST", version):
+            calls = [pool.submit(client.invoke, FunctionName=name, Qualifier=qualifier,
+                                 Payload=event) for _ in range(count)]  # fmt: skip
+            for call in calls:
+                call.result()
+    time.sleep(2.0)  # idle environments are frozen after a second
+    first: dict[str, str] = {}
+    for item in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]:
+        first.setdefault(item["logStreamName"], item["message"])
+    kinds: dict[str, set[str]] = {"plain": set(), "restored": set(), "template": set()}
+    for stream, message in first.items():
+        environment = stream.rsplit("]", 1)[1]
+        if "[$LATEST]" in stream:
+            kinds["plain"].add(environment)
+        elif message.startswith("RESTORE_START"):
+            kinds["restored"].add(environment)
+        else:
+            kinds["template"].add(environment)
+    memory = SnapStartMemory(
+        environments=count,
+        plain_mb=_pss_kb(kinds["plain"]) / 1024 / max(1, len(kinds["plain"])),
+        restored_mb=_pss_kb(kinds["restored"]) / 1024 / max(1, len(kinds["restored"])),
+        template_mb=_pss_kb(kinds["template"]) / 1024,
+    )
+    client.delete_function(FunctionName=name)
+    return memory
 
 
 def _published(client: Any, name: str) -> str:
@@ -278,6 +341,7 @@ class Results:
     pss_fresh_mb: float | None = None
     ramp: Ramp | None = None
     snap: SnapStarts | None = None
+    snap_memory: SnapStartMemory | None = None
 
 
 def run(args: argparse.Namespace) -> Results:
@@ -291,6 +355,7 @@ def run(args: argparse.Namespace) -> Results:
                 starts = cold_starts(server, args.cold, args.runtime)
                 if label == "zygote":
                     results.snap = snap_starts(server, args.cold, args.runtime)
+                    results.snap_memory = snap_start_memory(server, args.functions, args.runtime)
                 pss = memory_per_environment(server, args.functions, args.runtime)
             finally:
                 server.stop()
@@ -348,6 +413,15 @@ def block(results: Results, args: argparse.Namespace) -> str:
             f"| PSS per idle warm environment ({args.functions} functions) | "
             f"{results.pss_zygote_mb:.1f} MB | {results.pss_fresh_mb:.1f} MB |"
         )
+    if results.snap_memory is not None:
+        m = results.snap_memory
+        rows += [
+            "",
+            f"PSS per idle environment of a function whose init builds ~7 MB of data "
+            f"({m.environments} of each, 512 MB): started from `$LATEST` (init in each) "
+            f"**{m.plain_mb:.1f} MB**; restored from its SnapStart version "
+            f"**{m.restored_mb:.1f} MB**, plus the template's {m.template_mb:.1f} MB once.",
+        ]
     if results.ramp is not None:
         r = results.ramp
         rows += [
