@@ -10,6 +10,7 @@ REPORT of a restored environment, no ``Init Duration``).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -30,6 +31,7 @@ from tests.conftest import (
     processes_with,
     tail,
     wait_active,
+    zip_files,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -452,3 +454,26 @@ def publish_wait(client: Any, name: str, version: str, timeout_s: float = 60.0) 
         if config["State"] != "Pending" or time.monotonic() > deadline:
             return config
         time.sleep(0.05)
+
+
+def test_a_function_bundling_aws_snapshot_restore_py_gets_its_hooks_run(
+    lambda_client, make_function
+):
+    found = importlib.util.find_spec("snapshot_restore_py")  # AWS's, from PyPI
+    assert found is not None and found.origin is not None
+    source = RESTORABLE + (
+        "\nimport snapshot_restore_py as _library\n"
+        "def bundled(event, context):\n"
+        "    return {**handler(event, context), 'library': _library.__file__}\n"
+    )
+    package: dict[str, str | bytes] = {
+        "handler.py": source,
+        "snapshot_restore_py.py": Path(found.origin).read_text(),
+    }
+    name = make_function(zip_bytes=zip_files(package), handler="handler.bundled", SnapStart=SNAP)
+    version = publish(lambda_client, name)["Version"]
+
+    _, body = invoke(lambda_client, name, {}, Qualifier=version)
+
+    assert body["library"] == "/var/task/snapshot_restore_py.py"
+    assert body["order"] == ["before-2!", "before-1", "after-1", "after-2"]
