@@ -11,6 +11,14 @@
   ``/proc/<pid>/smaps_rollup``) of every process in the environments' cgroups after
   ``--functions`` functions have each been invoked once and frozen, divided by their number,
   with and without zygotes (pages shared with a zygote count in proportion);
+- **cold start with SnapStart**: functions whose init takes a while (``json`` and ``decimal``
+  imported, 50 ms of sleep at module level), each created with SnapStart: the first invocation
+  of ``$LATEST`` (a cold start that runs the init) next to the first invocation of a published
+  version (restored from the snapshot made at publish; its ``Restore Duration`` too);
+- **memory per idle environment of a SnapStart version**: ``--functions`` environments of one
+  function whose init builds ~7 MB of data, started at once from ``$LATEST`` (each runs the
+  init) and from its SnapStart version (each forked from the template), then frozen: PSS
+  per environment of each kind, and the template's own;
 - **0 to N concurrent environments** of one function: N invocations at once of a handler that
   waits until a common release time, so every one holds its own environment; how long until
   the last of them started running, and how many distinct environments ran.
@@ -23,14 +31,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +53,22 @@ from benchmarks.servers import ROOT, ServerProcess, free_port
 from benchmarks.stats import Summary
 
 BEGIN, END = "<!-- cold-start -->", "<!-- /cold-start -->"
+SLOW_INIT_SOURCE = """
+import decimal, json, time
+time.sleep(0.05)
+
+def handler(event, context):
+    return event
+"""
+_RESTORE_DURATION = re.compile(r"Restore Duration: ([0-9.]+) ms")
+DATA_INIT_SOURCE = """
+import time
+DATA = [str(i) * 10 for i in range(100000)]
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return len(DATA)
+"""
 RAMP_SOURCE = """
 import os, time
 
@@ -96,6 +123,109 @@ def process_per_invocation(work: Path, count: int) -> Summary:
         )
         samples.append(time.perf_counter() - started)
     return Summary.of(samples[1:])
+
+
+# -- SnapStart ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapStarts:
+    plain: Summary
+    """First invocation of $LATEST: a cold start that runs the slow init."""
+    snap_start: Summary
+    """First invocation of the published version: restored from its snapshot."""
+    restore: Summary
+    """Restore Duration of those REPORT lines."""
+
+
+def snap_starts(server: ServerProcess, count: int, runtime: str) -> SnapStarts:
+    client = measures.lambda_client(server.endpoint)
+    stamp = time.time_ns() % 10**9
+    names = [f"snap-{i}-{stamp}" for i in range(count)]
+    for i, name in enumerate(names):
+        client.create_function(
+            FunctionName=name, Runtime=runtime, Role=measures.ROLE, Handler="handler.handler",
+            Code={"ZipFile": _zip(f"{SLOW_INIT_SOURCE}# {i} {name}\n")},
+            MemorySize=measures.MEMORY_MB, SnapStart={"ApplyOn": "PublishedVersions"},
+        )  # fmt: skip
+    for name in names:
+        measures.wait_active(client, name)
+    versions = {name: _published(client, name) for name in names}
+    plain, restored, restores = [], [], []
+    with rawhttp.Connection(server.port) as conn:
+        for name in names:
+            seconds, _ = conn.timed(measures.invoke_request(name, tail=True))
+            plain.append(seconds)
+            qualified = f"{name}:{versions[name]}"
+            seconds, response = conn.timed(measures.invoke_request(qualified, tail=True))
+            restored.append(seconds)
+            tail = base64.b64decode(response.headers.get("x-amz-log-result", "")).decode()
+            found = _RESTORE_DURATION.search(tail)
+            if found is None:
+                raise measures.BenchmarkError(f"no Restore Duration for {qualified}: {tail!r}")
+            restores.append(float(found.group(1)) / 1000)
+    for name in names:
+        client.delete_function(FunctionName=name)
+    return SnapStarts(Summary.of(plain), Summary.of(restored), Summary.of(restores))
+
+
+@dataclass(frozen=True)
+class SnapStartMemory:
+    environments: int
+    plain_mb: float
+    restored_mb: float
+    template_mb: float
+
+
+def snap_start_memory(server: ServerProcess, count: int, runtime: str) -> SnapStartMemory:
+    """PSS per idle environment: ``count`` of $LATEST next to ``count`` restored ones."""
+    client = measures.lambda_client(server.endpoint)
+    logs = measures.lambda_client(server.endpoint, "logs")
+    name = f"snap-memory-{time.time_ns() % 10**9}"
+    client.create_function(
+        FunctionName=name, Runtime=runtime, Role=measures.ROLE, Handler="handler.handler",
+        Code={"ZipFile": _zip(DATA_INIT_SOURCE)}, MemorySize=512, Timeout=60,
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )  # fmt: skip
+    measures.wait_active(client, name)
+    version = _published(client, name)
+    event = json.dumps({"sleep": 1}).encode()
+    with ThreadPoolExecutor(count) as pool:
+        for qualifier in ("$LATEST", version):
+            calls = [pool.submit(client.invoke, FunctionName=name, Qualifier=qualifier,
+                                 Payload=event) for _ in range(count)]  # fmt: skip
+            for call in calls:
+                call.result()
+    time.sleep(2.0)  # idle environments are frozen after a second
+    first: dict[str, str] = {}
+    for item in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]:
+        first.setdefault(item["logStreamName"], item["message"])
+    kinds: dict[str, set[str]] = {"plain": set(), "restored": set(), "template": set()}
+    for stream, message in first.items():
+        environment = stream.rsplit("]", 1)[1]
+        if "[$LATEST]" in stream:
+            kinds["plain"].add(environment)
+        elif message.startswith("RESTORE_START"):
+            kinds["restored"].add(environment)
+        else:
+            kinds["template"].add(environment)
+    memory = SnapStartMemory(
+        environments=count,
+        plain_mb=_pss_kb(kinds["plain"]) / 1024 / max(1, len(kinds["plain"])),
+        restored_mb=_pss_kb(kinds["restored"]) / 1024 / max(1, len(kinds["restored"])),
+        template_mb=_pss_kb(kinds["template"]) / 1024,
+    )
+    client.delete_function(FunctionName=name)
+    return memory
+
+
+def _published(client: Any, name: str) -> str:
+    version: str = client.publish_version(FunctionName=name)["Version"]
+    while client.get_function_configuration(FunctionName=name, Qualifier=version)["State"] != (
+        "Active"
+    ):
+        time.sleep(0.02)
+    return version
 
 
 # -- memory per environment -----------------------------------------------------------------
@@ -217,6 +347,8 @@ class Results:
     pss_zygote_mb: float | None = None
     pss_fresh_mb: float | None = None
     ramp: Ramp | None = None
+    snap: SnapStarts | None = None
+    snap_memory: SnapStartMemory | None = None
 
 
 def run(args: argparse.Namespace) -> Results:
@@ -228,6 +360,9 @@ def run(args: argparse.Namespace) -> Results:
             server.start()
             try:
                 starts = cold_starts(server, args.cold, args.runtime)
+                if label == "zygote":
+                    results.snap = snap_starts(server, args.cold, args.runtime)
+                    results.snap_memory = snap_start_memory(server, args.functions, args.runtime)
                 pss = memory_per_environment(server, args.functions, args.runtime)
             finally:
                 server.stop()
@@ -263,6 +398,16 @@ def block(results: Results, args: argparse.Namespace) -> str:
             total, init = starts.request_to_response, starts.init_duration
             rows.append(f"| {label} | {total.p50_ms:.2f} ms | {total.p99_ms:.2f} ms |")
             rows.append(f"| … its Init Duration | {init.p50_ms:.2f} ms | {init.p99_ms:.2f} ms |")
+    if results.snap is not None:
+        snap = results.snap
+        rows += [
+            f"| slow init (json, decimal, 50 ms sleep): cold start of $LATEST | "
+            f"{snap.plain.p50_ms:.2f} ms | {snap.plain.p99_ms:.2f} ms |",
+            f"| slow init: first invocation of its SnapStart version (restored) | "
+            f"{snap.snap_start.p50_ms:.2f} ms | {snap.snap_start.p99_ms:.2f} ms |",
+            f"| … its Restore Duration | {snap.restore.p50_ms:.2f} ms | "
+            f"{snap.restore.p99_ms:.2f} ms |",
+        ]
     if results.per_invocation is not None:
         s = results.per_invocation
         rows.append(
@@ -275,6 +420,15 @@ def block(results: Results, args: argparse.Namespace) -> str:
             f"| PSS per idle warm environment ({args.functions} functions) | "
             f"{results.pss_zygote_mb:.1f} MB | {results.pss_fresh_mb:.1f} MB |"
         )
+    if results.snap_memory is not None:
+        m = results.snap_memory
+        rows += [
+            "",
+            f"PSS per idle environment of a function whose init builds ~7 MB of data "
+            f"({m.environments} of each, 512 MB): started from `$LATEST` (init in each) "
+            f"**{m.plain_mb:.1f} MB**; restored from its SnapStart version "
+            f"**{m.restored_mb:.1f} MB**, plus the template's {m.template_mb:.1f} MB once.",
+        ]
     if results.ramp is not None:
         r = results.ramp
         rows += [

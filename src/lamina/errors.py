@@ -13,6 +13,9 @@ name is what boto3 and the AWS CLI show the user::
     ├── ProvisionedConcurrencyConfigNotFoundException 404
     ├── UnknownOperationException        404
     ├── ResourceConflictException        409
+    ├── SnapStartNotReadyException       409  (a SnapStart version still making its snapshot)
+    ├── SnapStartTimeoutException        408  (a restore, after-restore hooks included, timed out)
+    ├── SnapStartException               400  (an after-restore hook failed)
     ├── PreconditionFailedException      412
     ├── RequestEntityTooLargeException   413
     ├── UnsupportedMediaTypeException    415
@@ -96,6 +99,18 @@ class UnknownOperationException(LaminaError):
 
 class ResourceConflictException(LaminaError):
     status = 409
+
+
+class SnapStartNotReadyException(LaminaError):
+    status = 409
+
+
+class SnapStartTimeoutException(LaminaError):
+    status = 408
+
+
+class SnapStartException(LaminaError):
+    status = 400
 
 
 class PreconditionFailedException(LaminaError):

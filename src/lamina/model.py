@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 LATEST = "$LATEST"
+SNAP_START_PUBLISHED = "PublishedVersions"
 
 
 class State(enum.StrEnum):
@@ -106,6 +107,9 @@ class FunctionConfig:
     """On a published version: ``publish_fingerprint`` of the $LATEST it was published from."""
     layers: tuple[LayerRef, ...] = ()
     """The layer versions merged under /opt, in order (later ones win)."""
+    snap_start_apply_on: str = "None"
+    """SnapStart's ``ApplyOn``: ``PublishedVersions`` or ``None``; a version keeps the value
+    $LATEST had when it was published."""
     version: str = LATEST
     state: State = State.PENDING
     state_reason: str | None = "The function is being created."
@@ -117,6 +121,12 @@ class FunctionConfig:
     @property
     def log_group_name(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
+
+    @property
+    def snap_start_optimized(self) -> bool:
+        """SnapStart's ``OptimizationStatus`` is On: a version published with SnapStart, whose
+        environments are restored from a snapshot taken after its init."""
+        return self.version != LATEST and self.snap_start_apply_on == SNAP_START_PUBLISHED
 
     @functools.cached_property
     def runtime_fingerprint(self) -> str:
@@ -277,6 +287,8 @@ class Execution:
     error_type: str | None = None
     duration_ms: float = 0.0
     init_duration_ms: float | None = None
+    restore_duration_ms: float | None = None
+    """Set on the first invocation of an environment restored from a SnapStart snapshot."""
     max_memory_mb: int = 0
     status: str | None = None
     """``timeout``, ``error`` or None, as the REPORT line's ``Status`` field."""

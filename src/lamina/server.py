@@ -38,7 +38,7 @@ from lamina.control import (
 from lamina.invoke import Admission, Invoker
 from lamina.invoke.destinations import Destinations, SqsSender
 from lamina.invoke.queue import AsyncQueue
-from lamina.pool import EnvironmentPool, Launcher
+from lamina.pool import EnvironmentPool, Launcher, SnapshotManager
 from lamina.pool.sdk import prepare_python_sdk
 from lamina.runtimes import RuntimeCatalog, discover
 from lamina.sandbox import ProcessBackend, SandboxBackend
@@ -88,6 +88,8 @@ class LaminaServer:
             pycache_dir=pycache,
             sdk_path=prepare_python_sdk(data / "sdk" / "python"),
         )
+        if self.backend.snapshots:
+            launcher.snapshots = SnapshotManager(launcher)
         self.admission = Admission(settings.concurrency_limit, MIN_UNRESERVED_CONCURRENCY)
         self.invoker = Invoker(
             self.store, self.pool, launcher, self.admission, settings.region, settings.account_id
@@ -116,12 +118,13 @@ class LaminaServer:
         self.provisioned = ProvisionedConcurrencyControl(
             self.registry, self.store, self.store.provisioned
         )
+        self.versions = VersionControl(self.registry, self.store)
         credentials = _credentials(settings)
         services = Services(
             registry=self.registry,
             concurrency=ConcurrencyControl(self.registry, self.admission),
             async_configs=EventInvokeConfigs(self.registry, self.store),
-            versions=VersionControl(self.registry, self.store),
+            versions=self.versions,
             aliases=AliasControl(self.registry, self.store, self.provisioned),
             tags=TagControl(self.registry),
             permissions=self.permissions,
@@ -143,7 +146,7 @@ class LaminaServer:
         await self.queue.enqueue(function_name, qualifier, payload)
 
     async def start(self) -> None:
-        await self.registry.recover()
+        self.versions.resume(await self.registry.recover())
         self.launcher.prestart(await self.registry.runtimes_in_use())
         self.pool.start()
         self.invoker.provisioner.start()
@@ -165,6 +168,7 @@ class LaminaServer:
 
     async def stop(self) -> None:
         """Graceful stop: in-flight work finishes, environments stop, state is flushed."""
+        await self.versions.close()
         await self.registry.close()
         await self.queue.close()
         await self.invoker.close()

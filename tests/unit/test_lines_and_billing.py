@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lamina.billing import billed_duration_ms, gb_seconds
+from lamina.billing import billed_duration_ms, billed_restore_ms, gb_seconds
 from lamina.telemetry import lines
 
 
@@ -58,3 +58,33 @@ def test_billing_rounds_up_to_the_millisecond_and_includes_init_on_cold_starts()
 def test_gb_seconds_scale_with_memory():
     assert gb_seconds(1000, 1024) == 1.0
     assert gb_seconds(500, 512) == 0.25
+
+
+def test_restored_report_carries_restore_fields_after_memory_as_aws_prints_them():
+    line = lines.report("r", duration_ms=306.34, billed_ms=610, memory_mb=3009, max_memory_mb=155,
+                        restore=(511.25, 303))  # fmt: skip
+
+    assert line == (
+        "REPORT RequestId: r\tDuration: 306.34 ms\tBilled Duration: 610 ms\tMemory Size: 3009 MB\t"
+        "Max Memory Used: 155 MB\tRestore Duration: 511.25 ms\tBilled Restore Duration: 303 ms\t"
+    )
+
+
+def test_restored_billed_duration_adds_the_billed_restore_duration():
+    # AWS: Duration 306.34 ms, Billed Restore Duration 303 ms → Billed Duration 610 ms.
+    assert billed_duration_ms(306.34, None, 303) == 610
+    assert billed_restore_ms(0.2) == 1
+    assert billed_restore_ms(302.01) == 303
+
+
+def test_restore_lines_follow_aws():
+    arn = "arn:aws:lambda:us-east-1::runtime:abc"
+
+    assert lines.restore_start("python3.12", arn) == (
+        f"RESTORE_START Runtime Version: python:3.12.v1\tRuntime Version ARN: {arn}"
+    )
+    assert lines.restore_report(511.254) == "RESTORE_REPORT Restore Duration: 511.25 ms"
+    assert lines.restore_report(1236.04, "error", "Runtime.ExitError") == (
+        "RESTORE_REPORT Restore Duration: 1236.04 ms\tStatus: error\tError Type: Runtime.ExitError"
+    )
+    assert lines.snapshot_init_report(9908.091) == "INIT_REPORT Init Duration: 9908.09 ms"

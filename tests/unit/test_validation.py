@@ -331,3 +331,31 @@ def test_kms_key_arn_must_be_an_arn_and_empty_clears_it():
     assert check.check_kms_key_arn("") is None
     with pytest.raises(ValidationException):
         check.check_kms_key_arn("not-an-arn")
+
+
+@pytest.mark.parametrize("apply_on", ["PublishedVersions", "None"])
+def test_snap_start_apply_on_values(apply_on):
+    assert check.check_snap_start({"ApplyOn": apply_on}) == apply_on
+
+
+def test_snap_start_unknown_apply_on_is_a_validation_error_naming_the_member():
+    with pytest.raises(ValidationException) as raised:
+        check.check_snap_start({"ApplyOn": "Always"})
+
+    assert "'Always' at 'snapStart.applyOn'" in raised.value.message
+    assert "[PublishedVersions, None]" in raised.value.message
+
+
+@pytest.mark.parametrize("runtime", ["python3.9", "python3.11", "nodejs22.x", "provided.al2023"])
+def test_snap_start_is_refused_on_runtimes_aws_does_not_offer_it_for(runtime):
+    check.check_snap_start_fits("None", runtime, 512)  # off: any runtime
+    with pytest.raises(InvalidParameterValueException) as raised:
+        check.check_snap_start_fits("PublishedVersions", runtime, 512)
+
+    assert raised.value.message == f"{runtime} is not supported for SnapStart enabled functions."
+
+
+def test_snap_start_is_refused_with_more_than_512_mb_of_ephemeral_storage():
+    check.check_snap_start_fits("PublishedVersions", "python3.12", 512)
+    with pytest.raises(InvalidParameterValueException):
+        check.check_snap_start_fits("PublishedVersions", "python3.13", 1024)

@@ -56,7 +56,10 @@ def function_configuration(
     doc["PackageType"] = "Zip"
     doc["Architectures"] = list(c.architectures)
     doc["EphemeralStorage"] = {"Size": c.ephemeral_storage_mb}
-    doc["SnapStart"] = {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    doc["SnapStart"] = {
+        "ApplyOn": c.snap_start_apply_on,
+        "OptimizationStatus": "On" if c.snap_start_optimized else "Off",
+    }
     if not listing:
         digest = hashlib.sha256(c.runtime.encode()).hexdigest()
         doc["RuntimeVersionConfig"] = {

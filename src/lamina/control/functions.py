@@ -159,6 +159,11 @@ class FunctionRegistry:
             )
         members.refuse_unsupported(body)
         fields = self._settings(body, creating=True)
+        check.check_snap_start_fits(
+            fields.get("snap_start_apply_on", "None"),
+            fields["runtime"],
+            fields.get("ephemeral_storage_mb", 512),
+        )
         fields.update(await self._layers(body))
         tags = members.tags(body.get("Tags"))
         zip_bytes = members.zip_package(body.get("Code"))
@@ -225,6 +230,11 @@ class FunctionRegistry:
         config = await self._updatable(name, body.get("RevisionId"))
         members.refuse_unsupported(body)
         changes = self._settings(body, creating=False)
+        check.check_snap_start_fits(
+            changes.get("snap_start_apply_on", config.snap_start_apply_on),
+            changes.get("runtime", config.runtime),
+            changes.get("ephemeral_storage_mb", config.ephemeral_storage_mb),
+        )
         changes.update(await self._layers(body))
         if changes.get("layers"):
             code_size = await asyncio.to_thread(self.code.unzipped_size, config.code_sha256)
@@ -274,14 +284,18 @@ class FunctionRegistry:
         for layer in removed.layers:
             await self.collect_package(layer.code_sha256)
 
-    async def recover(self) -> None:
-        """Finish transitions a crash interrupted and drop packages nobody refers to."""
+    async def recover(self) -> Sequence[FunctionConfig]:
+        """Finish transitions a crash interrupted and drop packages nobody refers to; returns
+        the SnapStart versions still Pending (their snapshot must be made: VersionControl)."""
+        snapshots: list[FunctionConfig] = []
         after: str | None = None
         while batch := await self.store.list_functions(after, 500):
             for config in batch:
                 self.invoker.admission.set_reservation(config.name, config.reserved_concurrency)
                 for version in await self.store.list_versions(config.name):
-                    if version.state is State.PENDING:
+                    if version.state is State.PENDING and version.snap_start_optimized:
+                        snapshots.append(version)
+                    elif version.state is State.PENDING:
                         await self.store.replace_version(active(version))
                 if (
                     config.state is State.PENDING
@@ -293,6 +307,7 @@ class FunctionRegistry:
         for sha in self.code.stored():
             if not await self.store.code_in_use(sha):
                 await asyncio.to_thread(self.code.remove, sha)
+        return snapshots
 
     async def runtimes_in_use(self) -> set[str]:
         """The runtimes of every stored function (what the sandbox should get ready for)."""
@@ -414,6 +429,7 @@ class FunctionRegistry:
             "Environment": ("environment", check.check_environment),
             "Architectures": ("architectures", check.check_architectures),
             "TracingConfig": ("tracing_mode", check.check_tracing),
+            "SnapStart": ("snap_start_apply_on", check.check_snap_start),
         }
         for member, (field, checker) in simple.items():
             if body.get(member) is not None:

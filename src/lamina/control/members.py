@@ -77,9 +77,6 @@ def refuse_unsupported(body: Mapping[str, Any]) -> None:
     vpc = body.get("VpcConfig")
     if isinstance(vpc, Mapping) and (vpc.get("SubnetIds") or vpc.get("SecurityGroupIds")):
         raise InvalidParameterValueException("lamina does not support VPC configuration yet.")
-    snap = body.get("SnapStart")
-    if isinstance(snap, Mapping) and snap.get("ApplyOn") not in (None, "None"):
-        raise InvalidParameterValueException("lamina does not support SnapStart yet.")
 
 
 def encode_marker(name: str) -> str:

@@ -184,6 +184,45 @@ def check_tracing(value: object) -> str:
     return str(mode)
 
 
+SNAP_START_APPLY_ON = ("PublishedVersions", "None")
+SNAP_START_RUNTIMES = frozenset(
+    {"python3.12", "python3.13", "python3.14", "java11", "java17", "java21", "java25",
+     "dotnet8", "dotnet10"}
+)  # fmt: skip
+"""The runtimes AWS offers SnapStart for (Python 3.12 and later, Java 11 and later, .NET 8 and
+later); lamina runs the Python ones."""
+SNAP_START_MAX_EPHEMERAL_MB = 512
+
+
+def check_snap_start(value: object) -> str:
+    """``SnapStart: {"ApplyOn": …}`` → the ApplyOn value."""
+    apply_on = value.get("ApplyOn", "None") if isinstance(value, Mapping) else None
+    if apply_on not in SNAP_START_APPLY_ON:
+        raise ValidationException(
+            validation_message(
+                str(apply_on),
+                "snapStart.applyOn",
+                f"Member must satisfy enum value set: [{', '.join(SNAP_START_APPLY_ON)}]",
+            )
+        )
+    return str(apply_on)
+
+
+def check_snap_start_fits(apply_on: str, runtime: str, ephemeral_storage_mb: int) -> None:
+    """SnapStart only where AWS offers it: its runtimes, /tmp of at most 512 MB."""
+    if apply_on == "None":
+        return
+    if runtime not in SNAP_START_RUNTIMES:
+        raise InvalidParameterValueException(
+            f"{runtime} is not supported for SnapStart enabled functions."
+        )
+    if ephemeral_storage_mb > SNAP_START_MAX_EPHEMERAL_MB:
+        raise InvalidParameterValueException(
+            "SnapStart is not supported for functions with more than "
+            f"{SNAP_START_MAX_EPHEMERAL_MB} MB of ephemeral storage."
+        )
+
+
 def check_logging(value: object) -> dict[str, Any]:
     """Validate ``LoggingConfig``; returns the FunctionConfig fields it sets."""
     if not isinstance(value, Mapping):

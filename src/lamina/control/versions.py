@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,9 +20,13 @@ from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
+    SandboxError,
 )
 from lamina.model import LATEST, FunctionConfig, State, UpdateStatus
+from lamina.pool import SnapshotCancelledError, SnapshotFailedError
 from lamina.store import DuplicateError, Store
+
+log = logging.getLogger(__name__)
 
 MAX_LIST_ITEMS = 50
 
@@ -97,13 +102,57 @@ class VersionControl:
         more = start + limit < len(everything)
         return page, str(start + limit) if more else None
 
+    def resume(self, pending: Sequence[FunctionConfig]) -> None:
+        """Make the snapshots of SnapStart versions a stop or crash left Pending."""
+        for version in pending:
+            self._settle_soon(version)
+
+    async def close(self) -> None:
+        """Stop making snapshots (a long init must not hold up a stop): versions still
+        Pending are settled at the next start."""
+        for task in self._settling:
+            task.cancel()
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
     def _settle_soon(self, version: FunctionConfig) -> None:
         task = asyncio.get_running_loop().create_task(self._settle(version))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
     async def _settle(self, version: FunctionConfig) -> None:
+        """Active at once; a SnapStart version first makes its snapshot (its init runs now),
+        and is Failed, with the reason, when that init fails."""
+        if version.snap_start_optimized:
+            try:
+                await self.registry.invoker.prepare_snapshot(version)
+            except SnapshotCancelledError:
+                return
+            except SnapshotFailedError as exc:
+                code = "FunctionError.InitTimeout" if exc.error_type == "Sandbox.Timedout" else None
+                await self.store.replace_version(_failed(version, exc.error_type, code))
+                return
+            except SandboxError as exc:
+                log.error("cannot make the snapshot of %s: %s", version.version, exc)
+                await self.store.replace_version(
+                    _failed(version, "Runtime.Unknown", code="InternalError")
+                )
+                return
+            if await self.store.get_version(version.name, version.version) is None:
+                await self.registry.invoker.retire_version(version.name, version.version)
+                return  # deleted while its snapshot was being made
         await self.store.replace_version(active(version))
+
+
+def _failed(version: FunctionConfig, error_type: str, code: str | None = None) -> FunctionConfig:
+    """A SnapStart version whose snapshot could not be made."""
+    return replace(
+        version,
+        state=State.FAILED,
+        state_reason=f"Lambda could not initialize the function for a snapshot: {error_type}",
+        state_reason_code=code or "FunctionError",
+        last_update_status=UpdateStatus.FAILED,
+    )
 
 
 def _check_preconditions(latest: FunctionConfig, body: Mapping[str, Any]) -> None:

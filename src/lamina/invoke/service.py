@@ -21,6 +21,7 @@ from lamina.errors import (
     ResourceNotFoundException,
     SandboxError,
     ServiceException,
+    SnapStartNotReadyException,
 )
 from lamina.invoke.admission import Admission
 from lamina.model import (
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 TAIL_BYTES = 4096
 _PENDING_POLL_S = 0.005
 _PENDING_WAIT_S = 10.0
+_SNAPSHOT_NOT_READY = (
+    "Lambda is initializing your function. It will be ready to invoke once your function "
+    "state becomes ACTIVE."
+)
 
 
 class Invoker:
@@ -91,6 +96,8 @@ class Invoker:
         config = await self._lookup(name, qualifier)
         waited = 0.0
         while config.state is State.PENDING and waited < _PENDING_WAIT_S:
+            if config.snap_start_optimized:
+                raise SnapStartNotReadyException(_SNAPSHOT_NOT_READY)
             await asyncio.sleep(_PENDING_POLL_S)
             waited += _PENDING_POLL_S
             config = await self._lookup(name, config.version)
@@ -196,10 +203,20 @@ class Invoker:
             self.unprovision(target)
         for slot in self.pool.slots(f"{function_name}:"):
             await self.pool.retire(slot, None)
+        if self.launcher.snapshots is not None:
+            await self.launcher.snapshots.discard_function(function_name)
 
     async def retire_version(self, function_name: str, version: str) -> None:
         self.unprovision(f"{function_name}:{version}")
         await self.pool.retire(f"{function_name}:{version}", None)
+        if self.launcher.snapshots is not None:
+            await self.launcher.snapshots.discard(f"{function_name}:{version}")
+
+    async def prepare_snapshot(self, config: FunctionConfig) -> None:
+        """Make a SnapStart version's snapshot (its init runs now); SnapshotFailedError when
+        the init failed. Nothing to do where the sandbox cannot restore from snapshots."""
+        if self.launcher.snapshots is not None:
+            await self.launcher.snapshots.prepare(config)
 
     def stats(self) -> dict[str, int]:
         """Counters an operator watches (served as JSON at ``/_lamina/stats``)."""
@@ -207,6 +224,8 @@ class Invoker:
             **self.pool.stats(),
             "running_invocations": self.admission.running(),
         }
+        if self.launcher.snapshots is not None:
+            doc["snapshot_templates"] = self.launcher.snapshots.count()
         if self.queue is not None:
             doc.update(self.queue.stats())
         return doc
@@ -218,6 +237,8 @@ class Invoker:
         """Stop every environment (the queue was closed first)."""
         await self.provisioner.close()
         await self.pool.close()
+        if self.launcher.snapshots is not None:
+            await self.launcher.snapshots.close()
 
     def _invocation(self, config: FunctionConfig, request: InvokeRequest) -> Invocation:
         return Invocation(

@@ -5,6 +5,7 @@ from lamina.pool.environment import Environment, Invocation
 from lamina.pool.launcher import Launcher
 from lamina.pool.pool import EnvironmentPool
 from lamina.pool.provisioner import ProvisionedState, Provisioner
+from lamina.pool.snapshots import SnapshotCancelledError, SnapshotFailedError, SnapshotManager
 
 __all__ = [
     "Environment",
@@ -13,4 +14,7 @@ __all__ = [
     "Launcher",
     "ProvisionedState",
     "Provisioner",
+    "SnapshotCancelledError",
+    "SnapshotFailedError",
+    "SnapshotManager",
 ]

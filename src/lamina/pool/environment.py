@@ -25,8 +25,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.billing import billed_duration_ms
-from lamina.errors import EnvironmentGoneError, SandboxError
+from lamina.billing import billed_duration_ms, billed_restore_ms
+from lamina.errors import (
+    EnvironmentGoneError,
+    SandboxError,
+    SnapStartException,
+    SnapStartTimeoutException,
+)
 from lamina.model import Execution, ResponseSink
 from lamina.pool.extensions import SHUTDOWN_GRACE_S, SHUTDOWN_TIMEOUT_S, ExtensionSet, parse
 from lamina.pool.streaming import ResponseChunks
@@ -42,6 +47,11 @@ MAX_LOG_BYTES_PER_INVOCATION = 16 * 1024 * 1024
 """Output past this within one invocation is read and dropped, so a runaway print loop cannot
 fill the server's disk; one line says so."""
 _EXIT_GRACE_S = 1.0
+_RESTORE_TIMEOUT = "Lambda couldn't restore the snapshot within the timeout limit."
+_RESTORE_HOOK_FAILED = (
+    "The afterRestore() runtime hook encountered an error. For more information, check the "
+    "Amazon CloudWatch logs."
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,9 @@ class Environment:
         self.busy = False
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None
+        self.restore: tuple[float, int] | None = None
+        """(Restore Duration, Billed Restore Duration) of an environment restored from a
+        SnapStart snapshot, for its first REPORT."""
         self.report_init_duration = True
         """False for provisioned environments: their init ran before any invocation, so no
         REPORT line carries it (as on AWS)."""
@@ -125,6 +138,43 @@ class Environment:
         self.init_duration_ms = (time.perf_counter() - started_at) * 1000
         if self._init_failure is not None:
             self._emit(lines.init_report(self.init_duration_ms, self._init_failure[0]))
+
+    @property
+    def init_failure(self) -> tuple[str, bytes] | None:
+        """(error type, error document) when the init phase failed."""
+        return self._init_failure
+
+    async def wait_restored(self, started_at: float, timeout_s: float) -> None:
+        """Wait for a restored environment's after-restore hooks; writes RESTORE_REPORT.
+
+        A failure destroys the environment and raises AWS's error for the invocation:
+        SnapStartTimeoutException, or SnapStartException when a hook failed or the runtime died.
+        """
+        self._waiter = self._loop.create_future()
+        failure: Exception | None = None
+        status = error_type = None
+        try:
+            kind, header, body = await asyncio.wait_for(self._waiter, timeout_s)
+        except TimeoutError:
+            status, failure = "timeout", SnapStartTimeoutException(_RESTORE_TIMEOUT)
+        except EnvironmentGoneError as gone:
+            if self.sandbox.setup_error is not None:
+                raise SandboxError(self.sandbox.setup_error) from gone
+            status, error_type = "error", "Runtime.ExitError"
+            failure = SnapStartException(_RESTORE_HOOK_FAILED)
+        else:
+            if kind != protocol.READY:
+                status, error_type = "error", str(header.get("error_type") or _error_type(body))
+                failure = SnapStartException(_RESTORE_HOOK_FAILED)
+        duration_ms = (time.perf_counter() - started_at) * 1000
+        self._emit(lines.restore_report(duration_ms, status, error_type))
+        if failure is not None:
+            await self.destroy()
+            raise failure
+        hooks_ms = header.get("restore_ms")
+        billed = billed_restore_ms(hooks_ms if isinstance(hooks_ms, (int, float)) else 0.0)
+        self.restore = (duration_ms, billed)
+        self.sandbox.init_done()
 
     @property
     def init_error(self) -> str | None:
@@ -207,6 +257,7 @@ class Environment:
         init_ms = (
             self.init_duration_ms if self._first_invocation and self.report_init_duration else None
         )
+        restore = self.restore if self._first_invocation else None
         self._first_invocation = False
         started = time.perf_counter()
         outcome = (
@@ -227,7 +278,9 @@ class Environment:
             )
             max_memory_mb = self._max_memory_mb()
         else:
-            max_memory_mb = self._close(invocation, duration_ms, init_ms, (error_type, status))
+            max_memory_mb = self._close(
+                invocation, duration_ms, init_ms, (error_type, status), restore
+            )
             log, self._capture = list(self._capture), None
             self.last_used = time.monotonic()
             broken = status in ("timeout", "error")
@@ -238,6 +291,7 @@ class Environment:
             error_type=error_type,
             duration_ms=duration_ms,
             init_duration_ms=init_ms,
+            restore_duration_ms=restore[0] if restore else None,
             max_memory_mb=max_memory_mb,
             status=None if status == "handled" else status,
             log=log,
@@ -249,8 +303,11 @@ class Environment:
         duration_ms: float,
         init_ms: float | None,
         outcome: tuple[str | None, str | None],
+        restore: tuple[float, int] | None = None,
     ) -> int:
-        """END and REPORT, after the invocation's last output; the memory REPORT gives."""
+        """END and REPORT, after the invocation's last output; the memory REPORT gives.
+        ``restore``: (Restore Duration, Billed Restore Duration) of a restored environment's
+        first invocation."""
         error_type, status = outcome
         self._drain_output()
         self._flush_partial_line()
@@ -260,12 +317,13 @@ class Environment:
             lines.report(
                 invocation.request_id,
                 duration_ms=duration_ms,
-                billed_ms=billed_duration_ms(duration_ms, init_ms),
+                billed_ms=billed_duration_ms(duration_ms, init_ms, restore[1] if restore else 0),
                 memory_mb=self.memory_mb,
                 max_memory_mb=max_memory_mb,
                 init_duration_ms=init_ms,
                 status=None if status == "handled" else status,
                 error_type=error_type if status == "error" else None,
+                restore=restore,
             )
         )
         return max_memory_mb
@@ -486,10 +544,14 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
+_HEADER_NAMED_INIT_ERRORS = ("Extension.", "Runtime.BeforeSnapshotError")
+
+
 def _init_error_type(header: dict[str, object], body: bytes) -> str:
-    """An extension's failure is named in the header; a runtime's, in its error document."""
+    """An extension's failure, or a SnapStart before-snapshot hook's, is named in the header;
+    a runtime's, in its error document."""
     named = str(header.get("error_type") or "")[:128]
-    return named if named.startswith("Extension.") else _error_type(body)
+    return named if named.startswith(_HEADER_NAMED_INIT_ERRORS) else _error_type(body)
 
 
 def _error_type(body: bytes) -> str:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lamina import arns
 from lamina.errors import SandboxError
@@ -23,6 +24,9 @@ from lamina.runtimes import CUSTOM_RUNTIMES, Runtime, RuntimeCatalog
 from lamina.sandbox import Mounts, SandboxBackend, SandboxSpec, View
 from lamina.telemetry import LogStore, lines
 
+if TYPE_CHECKING:
+    from lamina.pool.snapshots import SnapshotManager
+
 INIT_TIMEOUT_S = 10.0
 """AWS gives the init phase ten seconds; lamina allows the function's timeout if that is longer."""
 PROVISIONED_INIT_TIMEOUT_S = 130.0
@@ -30,6 +34,15 @@ PROVISIONED_INIT_TIMEOUT_S = 130.0
 ON_DEMAND = "on-demand"
 PROVISIONED = "provisioned-concurrency"
 """Values of ``AWS_LAMBDA_INITIALIZATION_TYPE``."""
+SNAPSHOT_INIT_TIMEOUT_S = 130.0
+"""The init phase of a SnapStart version (at publish) may take this long, or the function's
+timeout if longer (AWS's rule); the before-snapshot hooks count in it."""
+MB_PER_VCPU = 1769
+"""AWS's CPU share: one vCPU per 1,769 MB; a SnapStart template gets at least one."""
+RESTORE_TIMEOUT_S = 10.0
+"""A restore, after-restore hooks included, must finish within this (AWS: 10 seconds)."""
+SNAPSHOT_VARIABLE = "_LAMINA_SNAPSHOT"
+"""Set (to 1) only in a SnapStart template's environment: its runtime waits as a template."""
 
 _BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -56,21 +69,97 @@ class Launcher:
         self.sdk_path = sdk_path
         self.runtime_dir = Path(str(resources.files("lamina.runtime")))
         self._extensions_in: dict[Path, bool] = {}
+        self.snapshots: SnapshotManager | None = None
+        """Set by the composition root when the sandbox can restore from snapshots."""
 
     async def start(
         self, config: FunctionConfig, key: str, initialization_type: str = ON_DEMAND
     ) -> Environment:
-        """Create a sandbox for ``config`` and wait until its init has finished."""
-        runtime = self.runtimes.get(config.runtime)
-        if runtime is None:
-            raise SandboxError(f"runtime {config.runtime} is not available on this host")
+        """A new environment for ``config``, ready for its first invocation: restored from the
+        version's snapshot for a SnapStart version, else a cold start."""
+        if self.snapshots is not None and await self.can_snapshot(config):
+            return await self.snapshots.restore(config, key)
+        return await self.cold_start(config, key, initialization_type=initialization_type)
+
+    async def can_snapshot(self, config: FunctionConfig) -> bool:
+        """Whether new environments of ``config`` come from a SnapStart snapshot: a SnapStart
+        version without external extensions (a restored child could not take the template's
+        extension processes along, so such versions start cold, docs/snapstart.md)."""
+        if not config.snap_start_optimized:
+            return False
+        return not self._has_extensions(await self._layers_dir(config))
+
+    async def cold_start(
+        self,
+        config: FunctionConfig,
+        key: str,
+        *,
+        snapshot: bool = False,
+        initialization_type: str = ON_DEMAND,
+    ) -> Environment:
+        """Create a sandbox for ``config`` and wait until its init has finished; with
+        ``snapshot``, the environment becomes the version's SnapStart template instead."""
+        runtime = self._runtime(config)
+        environment_id, log = self._log(config, runtime, lines.init_start)
+        spec = await self._spec(
+            config, runtime, environment_id, log.stream, snapshot, initialization_type
+        )
+        started = time.perf_counter()
+        sandbox = await self.backend.create(spec)
+        env = Environment(sandbox, key, config.memory_mb, log)
+        init_limit_s = INIT_TIMEOUT_S
+        if snapshot:
+            init_limit_s = SNAPSHOT_INIT_TIMEOUT_S
+        elif initialization_type == PROVISIONED:
+            init_limit_s = PROVISIONED_INIT_TIMEOUT_S
+        try:
+            await env.wait_ready(started, max(init_limit_s, float(config.timeout_s)))
+        except BaseException:
+            await env.destroy()
+            raise
+        return env
+
+    async def restore_from(
+        self, template: Environment, config: FunctionConfig, key: str
+    ) -> Environment:
+        """A new environment forked from a SnapStart template (``pool/snapshots.py``)."""
+        environment_id, log = self._log(config, self._runtime(config), lines.restore_start)
+        started = time.perf_counter()
+        sandbox = await self.backend.restore(template.sandbox, environment_id, config.memory_mb)
+        env = Environment(sandbox, key, config.memory_mb, log)
+        try:
+            await env.wait_restored(started, RESTORE_TIMEOUT_S)
+        except BaseException:
+            await env.destroy()
+            raise
+        return env
+
+    def _log(
+        self, config: FunctionConfig, runtime: Runtime, first_line: Callable[[str, str], str]
+    ) -> tuple[str, LogTarget]:
+        """A new environment's id and log stream, begun with INIT_START or RESTORE_START."""
         environment_id = uuid.uuid4().hex
         stream = lines.stream_name(config.version, environment_id)
         log = LogTarget(self.logs, config.log_group_name, stream)
         version_arn = arns.runtime_version_arn(self.region, runtime.version_digest)
-        log.store.append(
-            log.group, stream, _now_ms(), lines.init_start(config.runtime, version_arn)
-        )
+        log.store.append(log.group, stream, _now_ms(), first_line(config.runtime, version_arn))
+        return environment_id, log
+
+    def _runtime(self, config: FunctionConfig) -> Runtime:
+        runtime = self.runtimes.get(config.runtime)
+        if runtime is None:
+            raise SandboxError(f"runtime {config.runtime} is not available on this host")
+        return runtime
+
+    async def _spec(
+        self,
+        config: FunctionConfig,
+        runtime: Runtime,
+        environment_id: str,
+        stream: str,
+        snapshot: bool,
+        initialization_type: str,
+    ) -> SandboxSpec:
         python = runtime.family == "python"
         mounts = Mounts(
             interpreter=runtime.interpreter,
@@ -86,10 +175,14 @@ class Launcher:
             command = command_for(runtime, view, config.memory_mb, config.environment)
         except ValueError as exc:
             raise SandboxError(str(exc)) from exc
-        spec = SandboxSpec(
+        env = self.environment_variables(config, stream, view, command.env, initialization_type)
+        env.pop(SNAPSHOT_VARIABLE, None)
+        if snapshot:
+            env[SNAPSHOT_VARIABLE] = "1"
+        return SandboxSpec(
             environment_id=environment_id,
             argv=command.argv,
-            env=self.environment_variables(config, stream, view, command.env, initialization_type),
+            env=env,
             cwd=view.task_root,
             mounts=mounts,
             memory_mb=config.memory_mb,
@@ -98,19 +191,8 @@ class Launcher:
             runtime_api=command.runtime_api,
             entrypoints=command.entrypoints,
             extensions_dir=self._extensions_dir(mounts.opt_dir, view),
+            cpu_mb=max(config.memory_mb, MB_PER_VCPU) if snapshot else None,
         )
-        started = time.perf_counter()
-        sandbox = await self.backend.create(spec)
-        env = Environment(sandbox, key, config.memory_mb, log)
-        try:
-            init_limit_s = PROVISIONED_INIT_TIMEOUT_S if initialization_type == PROVISIONED else 0
-            await env.wait_ready(
-                started, max(INIT_TIMEOUT_S, init_limit_s, float(config.timeout_s))
-            )
-        except BaseException:
-            await env.destroy()
-            raise
-        return env
 
     def prestart(self, runtime_ids: set[str]) -> None:
         """Get the sandbox ready for these runtimes (their zygotes start in the background)."""
@@ -128,15 +210,20 @@ class Launcher:
 
     def _extensions_dir(self, opt_dir: Path | None, view: View) -> str | None:
         """``/opt/extensions`` as the environment sees it, when the layers bring any file
-        there (merged layer folders never change, so each is looked at once)."""
+        there."""
+        return f"{view.opt_dir}/extensions" if self._has_extensions(opt_dir) else None
+
+    def _has_extensions(self, opt_dir: Path | None) -> bool:
+        """Whether merged layers bring external extensions (merged layer folders never change,
+        so each is looked at once)."""
         if opt_dir is None:
-            return None
+            return False
         found = self._extensions_in.get(opt_dir)
         if found is None:
             folder = opt_dir / "extensions"
             found = folder.is_dir() and any(entry.is_file() for entry in folder.iterdir())
             self._extensions_in[opt_dir] = found
-        return f"{view.opt_dir}/extensions" if found else None
+        return found
 
     async def _layers_dir(self, config: FunctionConfig) -> Path | None:
         """The function's layers merged in order, built on the first cold start that needs it."""
@@ -174,6 +261,10 @@ class Launcher:
             "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
+        if config.snap_start_optimized:
+            # One snapshot serves many environments: AWS leaves out what names just one.
+            env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+            del env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
         if config.application_log_level and config.log_format == "JSON":
             env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level
         if view.sdk_dir is not None:

@@ -27,6 +27,12 @@ starts the shutdown phase (SIGTERM to the runtime, SHUTDOWN to the extensions su
 it); the relay closes the channel when it is over. READY and INIT_ERROR then carry
 ``"extensions"``: each one's name, state and events.
 
+SnapStart (``runtime/python/snapshot.py``): a *template* environment that sent READY waits for
+RESTORE frames, each carrying three descriptors (SCM_RIGHTS: the new control socket, output
+pipe and status pipe), and forks one child per frame. The child says HELLO on its new socket
+(the host reads its pid from the kernel's SCM_CREDENTIALS), waits for RESUME, runs the
+after-restore hooks and answers READY or INIT_ERROR like any environment.
+
 This module must run on Python 3.9 and import only the standard library.
 """
 
@@ -47,6 +53,9 @@ ERROR = 5
 RESPONSE_CHUNK = 6
 DONE = 7
 SHUTDOWN = 8
+RESTORE = 9
+HELLO = 10
+RESUME = 11
 
 KIND_NAMES = {
     INVOKE: "INVOKE",
@@ -57,6 +66,9 @@ KIND_NAMES = {
     RESPONSE_CHUNK: "RESPONSE_CHUNK",
     DONE: "DONE",
     SHUTDOWN: "SHUTDOWN",
+    RESTORE: "RESTORE",
+    HELLO: "HELLO",
+    RESUME: "RESUME",
 }
 
 _PREFIX = struct.Struct(">IBI")

@@ -70,6 +70,10 @@ class SandboxSpec:
     """Where the environment sees ``/opt/extensions``, when the function's layers bring
     external extensions: the backend starts them before the runtime and serves them the
     Extensions API (``extensions_api.py``). None (the usual case) costs nothing."""
+    cpu_mb: int | None = None
+    """The memory size whose CPU share the environment gets after its init, when not
+    ``memory_mb``'s (a SnapStart template: at least one vCPU, so that bursts of restores,
+    each a fork the template pays for, are not throttled)."""
     control_fd_variable: str = "_LAMINA_CONTROL_FD"
     """The child finds the descriptor of its end of the control socket in this variable."""
 
@@ -114,12 +118,20 @@ class Sandbox(Protocol):
 
 class SandboxBackend(Protocol):
     name: str
+    snapshots: bool
+    """Whether ``restore`` works: SnapStart versions then fork from their template."""
 
     def view(self, mounts: Mounts) -> View:
         """Where an environment of this backend sees the given host folders."""
 
     async def create(self, spec: SandboxSpec) -> Sandbox:
         """Start a sandbox; SandboxError names the step that failed."""
+
+    async def restore(self, template: Sandbox, environment_id: str, memory_mb: int) -> Sandbox:
+        """A new sandbox forked from ``template``, a SnapStart template's sandbox of this
+        backend, with its own cgroup of ``memory_mb``; SandboxError when it cannot be made
+        (the template is gone, say). Destroying it leaves the template and its other
+        children running."""
 
     def prestart(self, interpreter: Path, runtime_dir: Path) -> None:
         """Get ready for Python environments of this interpreter (start its zygote now, so

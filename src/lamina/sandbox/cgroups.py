@@ -32,10 +32,12 @@ GROUP = "lamina"
 class Limits:
     memory_mb: int
     pids_max: int = PIDS_MAX
+    cpu_mb: int | None = None
+    """The memory size whose CPU share applies, when not ``memory_mb``'s."""
 
     @property
     def cpu_quota_us(self) -> int:
-        return max(1000, CPU_PERIOD_US * self.memory_mb // MB_PER_VCPU)
+        return max(1000, CPU_PERIOD_US * (self.cpu_mb or self.memory_mb) // MB_PER_VCPU)
 
 
 class Cgroups:

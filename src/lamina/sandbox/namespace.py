@@ -22,7 +22,7 @@ from typing import Any
 
 from lamina.errors import SandboxError
 from lamina.sandbox import jailer, linux, rootfs, userns
-from lamina.sandbox.base import Mounts, SandboxSpec, View
+from lamina.sandbox.base import Mounts, Sandbox, SandboxSpec, View
 from lamina.sandbox.cgroup_pool import CgroupPool
 from lamina.sandbox.cgroups import PIDS_MAX, Cgroups, EnvironmentCgroup, Limits
 from lamina.sandbox.egress import EgressHost
@@ -39,6 +39,9 @@ RUNTIME_API_PORT = 9001
 ZYGOTE_RETRY_S = 60.0
 """How long a zygote that failed is left aside before it is started again."""
 
+RESTORE_HANDSHAKE_S = 5.0
+"""How long a template has to fork a child that introduces itself (milliseconds normally)."""
+
 SANDBOX_UID = 993
 SANDBOX_GID = 990
 """The unprivileged ids functions run as (AWS's sbx_user1051 is 993)."""
@@ -47,7 +50,7 @@ SANDBOX_GID = 990
 class NamespaceSandbox:
     def __init__(
         self,
-        spec: SandboxSpec,
+        environment_id: str,
         pid: int,
         control: socket.socket,
         output_fd: int,
@@ -56,7 +59,7 @@ class NamespaceSandbox:
         limits: Limits,
         network: tuple[NetnsPool, NetworkLease] | None = None,
     ) -> None:
-        self.id = spec.environment_id
+        self.id = environment_id
         self.network = network
         self.pid = pid
         self.control = control
@@ -167,6 +170,7 @@ class NamespaceSandbox:
 
 class NamespaceBackend:
     name = "namespace"
+    snapshots = True
 
     def __init__(
         self,
@@ -219,7 +223,7 @@ class NamespaceBackend:
         )
 
     async def create(self, spec: SandboxSpec) -> NamespaceSandbox:
-        limits = Limits(spec.memory_mb)
+        limits = Limits(spec.memory_mb, cpu_mb=spec.cpu_mb)
         network = self.network
         if network == "egress" and spec.env.get(NETWORK_VARIABLE) == "none":
             network = "none"
@@ -287,7 +291,9 @@ class NamespaceBackend:
         os.set_blocking(out_read, False)
         os.set_blocking(status_read, False)
         leased = (self.netns_pool, lease) if self.netns_pool and lease else None
-        return NamespaceSandbox(spec, pid, host_end, out_read, status_read, group, limits, leased)
+        return NamespaceSandbox(
+            spec.environment_id, pid, host_end, out_read, status_read, group, limits, leased
+        )
 
     def _resolv_conf(self, network: str) -> str | None:
         """The environment's resolv.conf, written for egress (None: the host's own)."""
@@ -324,6 +330,22 @@ class NamespaceBackend:
             )
             self._zygotes[interpreter] = helper
         return helper
+
+    async def restore(self, template: Sandbox, environment_id: str, memory_mb: int) -> Sandbox:
+        """Fork an environment from a SnapStart template (``sandbox/snapshot.py``)."""
+        from lamina.sandbox import snapshot  # it builds on NamespaceSandbox
+
+        if not isinstance(template, NamespaceSandbox) or template.exited.done():
+            raise SandboxError("the snapshot's template is gone")
+        group = self.cgroup_pool.take(environment_id)
+        try:
+            return await snapshot.restore(
+                template, environment_id, group, Limits(memory_mb), RESTORE_HANDSHAKE_S
+            )
+        except BaseException:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(group.remove)
+            raise
 
     def prestart(self, interpreter: Path, runtime_dir: Path) -> None:
         if self.zygotes:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from lamina.errors import SandboxError
-from lamina.sandbox.base import Mounts, SandboxSpec, View
+from lamina.sandbox.base import Mounts, Sandbox, SandboxSpec, View
 from lamina.sandbox.runtime_api import (
     EXTENSIONS_VARIABLE,
     INIT_ERROR_VARIABLE,
@@ -101,6 +101,7 @@ class ProcessSandbox:
 
 class ProcessBackend:
     name = "process"
+    snapshots = False
 
     def view(self, mounts: Mounts) -> View:
         """The environment sees the host's folders where they are."""
@@ -203,6 +204,9 @@ class ProcessBackend:
         host_end.setblocking(False)
         os.set_blocking(out_read, False)
         return ProcessSandbox(spec, leader or relay, host_end, out_read)
+
+    async def restore(self, template: Sandbox, environment_id: str, memory_mb: int) -> Sandbox:
+        raise SandboxError("the process sandbox cannot restore from SnapStart snapshots")
 
     def prestart(self, interpreter: Path, runtime_dir: Path) -> None:
         return None  # nothing is kept ready: every environment executes its interpreter

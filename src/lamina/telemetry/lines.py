@@ -8,9 +8,36 @@ import time
 
 def init_start(runtime: str, runtime_version_arn: str) -> str:
     """``python3.12`` is labelled ``python:3.12``, ``nodejs20.x`` ``nodejs:20``, as AWS does."""
+    return f"INIT_START {_runtime_version(runtime, runtime_version_arn)}"
+
+
+def restore_start(runtime: str, runtime_version_arn: str) -> str:
+    """The first line of an environment restored from a SnapStart snapshot."""
+    return f"RESTORE_START {_runtime_version(runtime, runtime_version_arn)}"
+
+
+def _runtime_version(runtime: str, runtime_version_arn: str) -> str:
     found = re.fullmatch(r"(python)(\d+\.\d+)|(nodejs)(\d+)\.x", runtime)
     label = ":".join(g for g in found.groups() if g) if found else runtime
-    return f"INIT_START Runtime Version: {label}.v1\tRuntime Version ARN: {runtime_version_arn}"
+    return f"Runtime Version: {label}.v1\tRuntime Version ARN: {runtime_version_arn}"
+
+
+def restore_report(
+    duration_ms: float, status: str | None = None, error_type: str | None = None
+) -> str:
+    """``RESTORE_REPORT Restore Duration: 511.25 ms``, with AWS's Status and Error Type when
+    the restore failed."""
+    fields = [f"RESTORE_REPORT Restore Duration: {duration_ms:.2f} ms"]
+    if status is not None:
+        fields.append(f"Status: {status}")
+    if error_type is not None:
+        fields.append(f"Error Type: {error_type}")
+    return "\t".join(fields)
+
+
+def snapshot_init_report(duration_ms: float) -> str:
+    """The init phase of a SnapStart version (at publish) reports its duration on its own."""
+    return f"INIT_REPORT Init Duration: {duration_ms:.2f} ms"
 
 
 def start(request_id: str, version: str) -> str:
@@ -31,7 +58,10 @@ def report(
     init_duration_ms: float | None = None,
     status: str | None = None,
     error_type: str | None = None,
+    restore: tuple[float, int] | None = None,
 ) -> str:
+    """``restore``: (Restore Duration, Billed Restore Duration) on a restored environment's
+    first invocation."""
     fields = [
         f"REPORT RequestId: {request_id}",
         f"Duration: {duration_ms:.2f} ms",
@@ -41,6 +71,9 @@ def report(
     ]
     if init_duration_ms is not None:
         fields.append(f"Init Duration: {init_duration_ms:.2f} ms")
+    if restore is not None:
+        fields.append(f"Restore Duration: {restore[0]:.2f} ms")
+        fields.append(f"Billed Restore Duration: {restore[1]} ms")
     if status is not None:
         fields.append(f"Status: {status}")
     if error_type is not None:

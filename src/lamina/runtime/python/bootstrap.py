@@ -30,23 +30,22 @@ ERROR_LOG_INDENT = "\u00a0"  # AWS indents traceback lines in logs with NO-BREAK
 ERROR_LOG_LINE_SEPARATOR = "\r"  # joins a multi-line error into one log event
 
 
-def _load_protocol():
-    """Import the shared wire format under a private name, clear of the user's module names.
-
-    A zygote has loaded it already (see lamina/sandbox/zygote.py).
-    """
-    if "_lamina_protocol" in sys.modules:
-        return sys.modules["_lamina_protocol"]
-    path = os.path.join(RUNTIME_DIR, "protocol.py")
-    spec = importlib.util.spec_from_file_location("_lamina_protocol", path)
+def _load_private(name, relative_path):
+    """Import one of the runtime's own modules under a private name, clear of the user's
+    module names. A zygote has loaded some already (see lamina/sandbox/zygote.py)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = os.path.join(RUNTIME_DIR, relative_path)
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError("cannot load the lamina runtime protocol from " + path)
+        raise ImportError("cannot load the lamina runtime module " + path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-protocol = _load_protocol()
+protocol = _load_private("_lamina_protocol", "protocol.py")
 
 
 class FaultException(Exception):
@@ -319,6 +318,7 @@ def setup_paths(task_root):
     sdk = os.environ.get("_LAMINA_SDK_PATH")
     if sdk:
         sys.path.append(sdk)
+    sys.path.append(os.path.join(RUNTIME_DIR, "python", "hooks"))  # snapshot_restore_py
 
 
 def max_memory_kb():
@@ -338,9 +338,15 @@ class Runtime(object):
         sys.stderr.flush()
         self.sock.sendall(protocol.encode(kind, header, body))
 
-    def init(self, handler_name):
+    def init(self, handler_name, snapshot=None):
+        """Load the handler (and, for a snapshot, run the before-snapshot hooks); READY or
+        INIT_ERROR."""
+        error_type = None
         try:
             handler = load_handler(handler_name)
+            if snapshot is not None:
+                error_type = snapshot.BEFORE_SNAPSHOT_ERROR
+                snapshot.run_before_snapshot()
         except FaultException as e:
             error = make_error(e.msg, e.exception_type, e.trace)
         except Exception:
@@ -349,8 +355,29 @@ class Runtime(object):
             self.send(protocol.READY, {})
             return handler
         log_error(error)
-        self.send(protocol.INIT_ERROR, {}, json.dumps(error).encode())
+        header = {"error_type": error_type} if error_type else {}
+        self.send(protocol.INIT_ERROR, header, json.dumps(error).encode())
         return None
+
+    def restore(self, snapshot):
+        """In an environment forked from a template: introduce itself (the host learns its
+        pid from the kernel), wait until the host has put it in its own cgroup, then run the
+        after-restore hooks. False if they failed (reported as INIT_ERROR)."""
+        self.send(protocol.HELLO, {})
+        frame = protocol.read_frame(self.sock)
+        if frame is None or frame[0] != protocol.RESUME:
+            return False
+        started = time.perf_counter()
+        try:
+            snapshot.run_after_restore()
+        except Exception:
+            error = fault_result(sys.exc_info())
+            log_error(error)
+            header = {"error_type": snapshot.AFTER_RESTORE_ERROR}
+            self.send(protocol.INIT_ERROR, header, json.dumps(error).encode())
+            return False
+        self.send(protocol.READY, {"restore_ms": (time.perf_counter() - started) * 1000})
+        return True
 
     def serve(self, handler):
         while True:
@@ -437,9 +464,17 @@ def main():
     setup_logging()
     use_pycache_prefix(sys.argv[1:])
     runtime = Runtime(sock)
-    handler = runtime.init(os.environ.get("_HANDLER", ""))
+    snapshot = None
+    if os.environ.pop("_LAMINA_SNAPSHOT", None) == "1":  # this environment is a template
+        snapshot = _load_private("_lamina_snapshot", os.path.join("python", "snapshot.py"))
+    handler = runtime.init(os.environ.get("_HANDLER", ""), snapshot)
     if handler is None:
         sys.exit(1)
+    if snapshot is not None:
+        # The template: waits for restore requests; only its forked children return here.
+        runtime = Runtime(snapshot.serve_template(protocol, sock))
+        if not runtime.restore(snapshot):
+            sys.exit(65)
     runtime.serve(handler)
     # The host closed the channel: leave now, even if the function left threads running.
     sys.stdout.flush()
