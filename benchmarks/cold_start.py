@@ -1,4 +1,5 @@
-"""Cold starts, memory per environment and the ramp to many environments, next to baselines.
+"""Cold starts, the warm path, memory per environment and the ramp to many environments,
+next to naive baselines, in one run (issue 5's one command).
 
 ``python -m benchmarks.cold_start`` measures, in one run:
 
@@ -7,6 +8,11 @@
   the runtime), lamina with ``--zygotes off`` (a fresh interpreter per environment: the naive
   baseline inside the same sandbox), and a process-per-invocation runner,
   ``python-lambda-local`` (no sandbox, a new interpreter for every invocation);
+- **first invocation of an alias with provisioned concurrency**: ``--cold`` functions, each
+  published with an alias whose provisioned concurrency of 1 became READY (``provisioned.py``);
+- **warm invokes** of a no-op function: sequential latency next to a raw HTTP echo server
+  (the floor), in alternating batches, and sustained invokes per second with 8 clients
+  (``warm.py``); the baseline is python-lambda-local's rate, a process per invocation;
 - **memory per idle warm environment**: the proportional set size (PSS, from
   ``/proc/<pid>/smaps_rollup``) of every process in the environments' cgroups after
   ``--functions`` functions have each been invoked once and frozen, divided by their number,
@@ -21,7 +27,11 @@
   per environment of each kind, and the template's own;
 - **0 to N concurrent environments** of one function: N invocations at once of a handler that
   waits until a common release time, so every one holds its own environment; how long until
-  the last of them started running, and how many distinct environments ran.
+  the last of them started running, and how many distinct environments ran; with zygotes,
+  and again with ``--zygotes off`` (a fresh interpreter per environment) unless
+  ``--no-ramp-baseline``.
+
+The header line records the machine, versions and the command.
 
 Needs root (the namespace sandbox). Prints the figures and rewrites the ``cold-start`` block of
 docs/benchmarks.md (unless ``--no-write``).
@@ -35,6 +45,7 @@ import base64
 import io
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -48,9 +59,11 @@ from typing import Any
 
 from benchmarks import measures, rawhttp
 from benchmarks.measures import ColdStarts
+from benchmarks.provisioned import alias_first_invocations
 from benchmarks.sandbox_cost import write_block
 from benchmarks.servers import ROOT, ServerProcess, free_port
 from benchmarks.stats import Summary
+from benchmarks.warm import WarmFigures, warm_figures
 
 BEGIN, END = "<!-- cold-start -->", "<!-- /cold-start -->"
 SLOW_INIT_SOURCE = """
@@ -341,6 +354,9 @@ def _zip(source: str) -> bytes:
 
 @dataclass
 class Results:
+    provisioned_alias: Summary | None = None
+    warm: WarmFigures | None = None
+    ramp_fresh: Ramp | None = None
     zygote: ColdStarts | None = None
     fresh: ColdStarts | None = None
     per_invocation: Summary | None = None
@@ -361,6 +377,10 @@ def run(args: argparse.Namespace) -> Results:
             try:
                 starts = cold_starts(server, args.cold, args.runtime)
                 if label == "zygote":
+                    results.provisioned_alias = alias_first_invocations(
+                        server, args.cold, args.runtime
+                    )
+                    results.warm = warm_figures(server, work, args.runtime, args.warm)
                     results.snap = snap_starts(server, args.cold, args.runtime)
                     results.snap_memory = snap_start_memory(server, args.functions, args.runtime)
                 pss = memory_per_environment(server, args.functions, args.runtime)
@@ -370,12 +390,18 @@ def run(args: argparse.Namespace) -> Results:
             setattr(results, f"pss_{label}_mb", pss)
         results.per_invocation = process_per_invocation(work, args.cold)
         if args.ramp:
-            server = lamina(work, "ramp", "--concurrency-limit", str(max(1000, args.ramp)))
-            server.start()
-            try:
-                results.ramp = ramp(server, args.ramp, args.hold)
-            finally:
-                server.stop()
+            limit = ("--concurrency-limit", str(max(1000, args.ramp)))
+            ramps: list[tuple[str, tuple[str, ...]]] = [
+                ("ramp", ()),
+                ("ramp_fresh", ("--zygotes", "off")),
+            ]
+            for label, flags in ramps[: 2 if args.ramp_baseline else 1]:
+                server = lamina(work, label, *limit, *flags)
+                server.start()
+                try:
+                    setattr(results, label, ramp(server, args.ramp, args.hold))
+                finally:
+                    server.stop()
     return results
 
 
@@ -383,12 +409,39 @@ def block(results: Results, args: argparse.Namespace) -> str:
     rows = [
         BEGIN,
         "",
-        f"### Cold starts, memory and ramp (`python -m benchmarks.cold_start`, {args.cold} new "
-        f"functions per cold-start row, {args.runtime}, 1,769 MB)",
+        f"### Cold starts, warm path, memory and ramp (`python -m benchmarks.cold_start`, "
+        f"{args.cold} new functions per cold-start row, {args.runtime}, 1,769 MB)",
+        "",
+        _machine(args),
         "",
         "| measure | p50 | p99 |",
         "| --- | --- | --- |",
+        *_latency_rows(results),
+        *_warm_rows(results),
+        *_memory_rows(results, args),
+        *_ramp_rows(results, args),
+        "",
+        END,
     ]
+    return "\n".join(rows)
+
+
+def _machine(args: argparse.Namespace) -> str:
+    """Where and how the figures were measured."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    load = os.getloadavg()[0]
+    command = " ".join(["python -m benchmarks.cold_start", *sys.argv[1:]])
+    return (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on {os.cpu_count()} cores, kernel "
+        f"{platform.release()}, server on Python {platform.python_version()}, lamina "
+        f"`{commit}`, load average {load:.1f} at the end; command `{command}`."
+    )
+
+
+def _latency_rows(results: Results) -> list[str]:
+    rows = []
     for label, starts in (
         ("cold start, lamina (zygote), request → response", results.zygote),
         ("cold start, lamina `--zygotes off` (fresh interpreter), request → response",
@@ -408,13 +461,39 @@ def block(results: Results, args: argparse.Namespace) -> str:
             f"| … its Restore Duration | {snap.restore.p50_ms:.2f} ms | "
             f"{snap.restore.p99_ms:.2f} ms |",
         ]
+    labelled = (
+        ("first invocation of an alias with provisioned concurrency (READY, idle)",
+         results.provisioned_alias),
+        ("python-lambda-local (process per invocation, no sandbox)", results.per_invocation),
+    )  # fmt: skip
+    for label, summary in labelled:
+        if summary is not None:
+            rows.append(f"| {label} | {summary.p50_ms:.2f} ms | {summary.p99_ms:.2f} ms |")
+    return rows
+
+
+def _warm_rows(results: Results) -> list[str]:
+    w = results.warm
+    if w is None:
+        return []
+    baseline = "."
     if results.per_invocation is not None:
-        s = results.per_invocation
-        rows.append(
-            "| python-lambda-local (process per invocation, no sandbox) | "
-            f"{s.p50_ms:.2f} ms | {s.p99_ms:.2f} ms |"
-        )
-    rows += ["", "| measure | lamina (zygote) | `--zygotes off` |", "| --- | --- | --- |"]
+        rate = 1000 / results.per_invocation.mean_ms
+        baseline = f"; python-lambda-local (a process per invocation): {rate:,.1f}/s."
+    return [
+        f"| warm invoke, request → response (sequential, {w.invoke.count} requests) | "
+        f"{w.invoke.p50_ms:.3f} ms | {w.invoke.p99_ms:.3f} ms |",
+        f"| raw HTTP floor: an echo server, the same requests interleaved | "
+        f"{w.floor.p50_ms:.3f} ms | {w.floor.p99_ms:.3f} ms |",
+        "",
+        f"Warm invoke added latency over the raw HTTP floor: **{w.added_p50_ms:.3f} ms** p50. "
+        f"Sustained no-op invokes, {w.connections} clients, closed loop, 10 s: "
+        f"**{w.rate:,.0f}/s**{baseline}",
+    ]
+
+
+def _memory_rows(results: Results, args: argparse.Namespace) -> list[str]:
+    rows = ["", "| measure | lamina (zygote) | `--zygotes off` |", "| --- | --- | --- |"]
     if results.pss_zygote_mb is not None and results.pss_fresh_mb is not None:
         rows.append(
             f"| PSS per idle warm environment ({args.functions} functions) | "
@@ -429,18 +508,22 @@ def block(results: Results, args: argparse.Namespace) -> str:
             f"**{m.plain_mb:.1f} MB**; restored from its SnapStart version "
             f"**{m.restored_mb:.1f} MB**, plus the template's {m.template_mb:.1f} MB once.",
         ]
-    if results.ramp is not None:
-        r = results.ramp
-        rows += [
-            "",
-            f"0 → {r.requested} concurrent environments of one function (128 MB each): the "
-            f"last one started running after **{r.last_start_s:.2f} s**; {r.environments} "
-            f"distinct environments ran, {r.errors} invocations failed, all answered after "
-            f"{r.all_answered_s:.2f} s (each held its environment until "
-            f"{args.hold:.0f} s after the first request).",
-        ]
-    rows += ["", END]
-    return "\n".join(rows)
+    return rows
+
+
+def _ramp_rows(results: Results, args: argparse.Namespace) -> list[str]:
+    rows = []
+    for label, r in (("lamina (zygote)", results.ramp), ("`--zygotes off`", results.ramp_fresh)):
+        if r is not None:
+            rows += [
+                "",
+                f"0 → {r.requested} concurrent environments of one function (128 MB each), "
+                f"{label}: the last one started running after **{r.last_start_s:.2f} s**; "
+                f"{r.environments} distinct environments ran, {r.errors} invocations failed, "
+                f"all answered after {r.all_answered_s:.2f} s (each held its environment "
+                f"until {args.hold:.0f} s after the first request).",
+            ]
+    return rows
 
 
 def main() -> int:
@@ -450,6 +533,13 @@ def main() -> int:
     parser.add_argument("--ramp", type=int, default=1000, help="0 to skip the ramp")
     parser.add_argument("--hold", type=float, default=60.0, help="seconds each ramp call waits")
     parser.add_argument("--runtime", default="python3.12")
+    parser.add_argument("--warm", type=int, default=3000, help="sequential warm requests")
+    parser.add_argument(
+        "--no-ramp-baseline",
+        dest="ramp_baseline",
+        action="store_false",
+        help="skip the ramp with --zygotes off",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:

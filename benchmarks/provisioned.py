@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import measures
-from benchmarks.servers import lamina_server
+from benchmarks.servers import ServerProcess, lamina_server
 from benchmarks.stats import Summary
 
 _READY_TIMEOUT_S = 60.0
@@ -33,16 +33,38 @@ def _published(client: Any, name: str, tag: str, runtime: str) -> None:
     client.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier="1")
 
 
-def _ready(client: Any, name: str) -> None:
+def _ready(client: Any, name: str, qualifier: str = "1") -> None:
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        config = client.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
+        config = client.get_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
         if config["Status"] == "READY":
             return
         if config["Status"] == "FAILED":
             raise measures.BenchmarkError(f"provisioning {name} failed: {config}")
         time.sleep(0.01)
     raise measures.BenchmarkError(f"provisioning {name} did not finish")
+
+
+def alias_first_invocations(server: ServerProcess, count: int, runtime: str) -> Summary:
+    """The first invocation of ``count`` aliases, each with provisioned concurrency 1 that
+    became READY (and was left idle long enough to be frozen), request to response."""
+    client = measures.lambda_client(server.endpoint)
+    stamp = time.time_ns() % 10**9
+    samples = []
+    for i in range(count):
+        name = f"provisioned-alias-{i}-{stamp}"
+        _published(client, name, name, runtime)
+        client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        client.put_provisioned_concurrency_config(
+            FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1
+        )
+        _ready(client, name, "live")
+        time.sleep(1.2)  # frozen when idle, as a provisioned one waits
+        seconds, init = measures.first_invoke(server.port, f"{name}:live")
+        if init is not None:
+            raise measures.BenchmarkError(f"{name}:live ran an init on its first invocation")
+        samples.append(seconds)
+    return Summary.of(samples)
 
 
 def main(argv: list[str] | None = None) -> int:
