@@ -272,7 +272,8 @@ def _pss_kb(environments: set[str]) -> int:
             continue
         try:
             groups = (entry / "cgroup").read_text()
-            if not any(f"/{environment}" in groups for environment in environments):
+            # An environment's groups are named ``<server pid>-<environment id>``.
+            if not any(f"-{environment}\n" in groups for environment in environments):
                 continue
             rollup = (entry / "smaps_rollup").read_text()
         except OSError:

@@ -215,14 +215,20 @@ def reap_groups(bases: list[Path], owner: int | None = None) -> int:
     process cannot die), kill their processes, remove them. Returns how many were removed."""
     names: set[str] = set()
     for base in bases:
-        with contextlib.suppress(OSError):
-            names.update(entry.name for entry in base.iterdir() if entry.is_dir())
+        with contextlib.suppress(OSError), os.scandir(base) as entries:
+            names.update(entry.name for entry in entries if entry.is_dir(follow_symlinks=False))
     removed = 0
+    alive: dict[str, bool] = {}
     for name in sorted(names):
         pid = name.split("-", 1)[0]
-        if not pid.isdigit() or (owner is None and os.path.exists(f"/proc/{pid}")):
+        if not pid.isdigit():
             continue
-        if owner is not None and int(pid) != owner:
+        if owner is None:
+            if pid not in alive:
+                alive[pid] = os.path.exists(f"/proc/{pid}")
+            if alive[pid]:
+                continue
+        elif int(pid) != owner:
             continue
         removed += _clear([base / name for base in bases])
     return removed
