@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 
 import pytest
 from botocore.exceptions import ClientError
@@ -385,3 +387,27 @@ def test_a_runtime_override_pins_the_node_binary(start_server, monkeypatch, node
     wait_active(client, name)
 
     assert invoke(client, name, {})[1] == f"AWS_Lambda_{pinned}"
+
+
+def test_an_interpreter_installed_under_tmp_stays_visible_in_the_sandbox(
+    start_server, monkeypatch, node_runtime, tmp_path
+):
+    node = discover(Settings.load().runtime_overrides).get(node_runtime)
+    assert node is not None
+    copy = tmp_path / "node-under-tmp" / "bin" / "node"  # pytest's tmp_path lies under /tmp
+    copy.parent.mkdir(parents=True)
+    try:
+        os.link(node.interpreter, copy)
+    except OSError:  # another file system
+        shutil.copy2(node.interpreter, copy)
+    monkeypatch.setenv(f"LAMINA_RUNTIME_{node_runtime.upper().replace('.', '_')}", str(copy))
+    client = client_for(start_server().endpoint)
+    name = unique_name()
+    package = zip_files({"index.js": "exports.handler = async () => process.execPath;"})
+    client.create_function(
+        FunctionName=name, Runtime=node_runtime, Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": package},
+    )  # fmt: skip
+    wait_active(client, name)
+
+    assert invoke(client, name, {})[1] == str(copy)

@@ -60,6 +60,9 @@ def plan(
             steps.append({"op": "symlink", "target": path, "to": os.readlink(path)})
         elif os.path.isdir(path):
             steps.append({"op": "bind", "source": path, "target": path})
+    # /tmp before the interpreter's folder: an interpreter installed under /tmp (a build
+    # tree, a test cache) stays visible, read-only, inside the environment's own /tmp.
+    steps.append({"op": "tmpfs", "target": "/tmp", "size_mb": tmp_mb, "mode": "1777"})
     prefix = interpreter.resolve().parent.parent
     if not any(_under(prefix, d) for d in SYSTEM_DIRS):
         steps.append({"op": "bind", "source": str(prefix), "target": str(prefix)})
@@ -76,11 +79,7 @@ def plan(
     else:
         steps.append({"op": "dir", "target": OPT_DIR})
     steps += _etc_steps(uid, gid, resolv_conf)
-    steps += [
-        {"op": "tmpfs", "target": "/tmp", "size_mb": tmp_mb, "mode": "1777"},
-        {"op": "dev"},
-        {"op": "proc"},
-    ]
+    steps += [{"op": "dev"}, {"op": "proc"}]
     return steps
 
 
