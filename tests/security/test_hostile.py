@@ -230,9 +230,11 @@ def host_listener() -> Iterator[int]:
 def test_an_environment_reaches_the_outside_through_the_hosts_nat(
     lamina_server, lambda_client, hostile, bystander, outside
 ):
-    name = hostile()
+    name = hostile(Timeout=15)
 
-    _, outcome = attempt(lambda_client, name, "fetch", url=outside.url)
+    # TCP's own retries get their time (a first SYN was seen lost now and then on a loaded
+    # machine, a stall not yet explained; a client retrying as TCP does still gets through).
+    _, outcome = attempt(lambda_client, name, "fetch", url=outside.url, timeout=10)
 
     assert outcome == {"ok": outside.host_address}  # the outside saw the host's address
     assert_everything_still_works(lamina_server, lambda_client, bystander)
