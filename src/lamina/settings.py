@@ -37,8 +37,12 @@ ENV_RUNTIME_PREFIX = "LAMINA_RUNTIME_"
 """``LAMINA_RUNTIME_PYTHON3_12=/path/to/python3.12`` pins the interpreter of one runtime."""
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
-DEFAULT_MEMORY_FRACTION = 0.8
-"""Without ``--memory-budget``, live environments' MemorySize may add up to this share of RAM."""
+DEFAULT_MEMORY_OVERCOMMIT = 8
+"""Without ``--memory-budget``, live environments' MemorySize may add up to this many times the
+host's RAM: MemorySize is a ceiling (the cgroup's limit), and an idle environment really holds
+a few MB, so counting it in full against RAM would throttle a 24 GB node at ~150 environments
+of 128 MB. Eight times RAM keeps a thousand default-sized environments and still bounds the
+node."""
 MIN_MEMORY_BUDGET_MB = 128
 SANDBOX_BACKENDS = ("namespace", "process")
 AUTH_MODES = ("sigv4", "none")
@@ -77,7 +81,7 @@ class Settings:
     """``KEY:SECRET[:ACCOUNT]`` entries; empty means ``test:test`` in the server's account."""
     idle_timeout_s: float = 600.0
     memory_budget_mb: int | None = None
-    """MemorySize of all live environments together; None: ``DEFAULT_MEMORY_FRACTION`` of
+    """MemorySize of all live environments together; None: ``DEFAULT_MEMORY_OVERCOMMIT`` times
     the host's RAM (``default_memory_budget_mb``)."""
     log_level: str = "info"
     cgroups: str = "require"
@@ -149,15 +153,15 @@ class Settings:
 
 
 def default_memory_budget_mb(meminfo: Path = Path("/proc/meminfo")) -> int:
-    """``DEFAULT_MEMORY_FRACTION`` of the host's RAM (MemTotal), in MB; 4 GB if unknown."""
+    """``DEFAULT_MEMORY_OVERCOMMIT`` times the host's RAM (MemTotal), in MB; 32 GB if unknown."""
     try:
         for line in meminfo.read_text().splitlines():
             if line.startswith("MemTotal:"):
                 total_mb = int(line.split()[1]) // 1024
-                return max(MIN_MEMORY_BUDGET_MB, int(total_mb * DEFAULT_MEMORY_FRACTION))
+                return max(MIN_MEMORY_BUDGET_MB, total_mb * DEFAULT_MEMORY_OVERCOMMIT)
     except (OSError, ValueError, IndexError):
         pass
-    return 4096
+    return 32768
 
 
 def _check_credential(entry: str) -> None:

@@ -57,12 +57,12 @@ def test_the_memory_budget_comes_from_the_flag_or_the_variable():
     assert Settings.load(environ={}).memory_budget_mb is None
 
 
-def test_the_default_memory_budget_is_a_share_of_the_host_memory(tmp_path: Path):
+def test_the_default_memory_budget_is_a_multiple_of_the_host_memory(tmp_path: Path):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       16384000 kB\nMemFree:         1000 kB\n")
 
-    assert default_memory_budget_mb(meminfo) == int(16384000 // 1024 * 0.8)
-    assert default_memory_budget_mb(tmp_path / "missing") == 4096
+    assert default_memory_budget_mb(meminfo) == 16384000 // 1024 * 8
+    assert default_memory_budget_mb(tmp_path / "missing") == 32768
 
 
 def test_the_network_is_egress_where_the_host_allows_it_by_default():

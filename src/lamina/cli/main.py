@@ -98,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory-budget",
         dest="memory_budget_mb",
         type=int,
-        help="MB of MemorySize all live environments may add up to (default 80%% of RAM); "
-        "idle ones are evicted, least recently used first, to stay within it",
+        help="MB of MemorySize all live environments may add up to (default 8 times RAM: "
+        "MemorySize is a ceiling, not use); idle ones are evicted, least recently used "
+        "first, to stay within it",
     )
     serve.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
 
