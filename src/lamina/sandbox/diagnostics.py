@@ -21,14 +21,7 @@ from lamina.sandbox.cgroups import PIDS_MAX, Cgroups
 from lamina.sandbox.egress import FORWARDING
 from lamina.sandbox.netlink import NetlinkSocket
 
-_FLAGS = (
-    linux.CLONE_NEWNS
-    | linux.CLONE_NEWUTS
-    | linux.CLONE_NEWIPC
-    | linux.CLONE_NEWPID
-    | linux.CLONE_NEWNET
-    | linux.CLONE_NEWCGROUP
-)
+_FLAGS = linux.ENVIRONMENT_NAMESPACES
 
 
 @dataclass

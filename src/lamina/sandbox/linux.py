@@ -28,6 +28,8 @@ NAMESPACE_FLAGS = (
     | CLONE_NEWPID
     | CLONE_NEWNET
 )
+ENVIRONMENT_NAMESPACES = NAMESPACE_FLAGS & ~CLONE_NEWUSER
+"""The namespaces every environment gets (a user namespace too only in rootless mode)."""
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2

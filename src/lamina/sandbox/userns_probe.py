@@ -19,14 +19,7 @@ from typing import NoReturn
 from lamina.sandbox import linux, rootfs, seccomp, userns
 from lamina.sandbox.namespace import SANDBOX_GID, SANDBOX_UID
 
-_FLAGS = (
-    linux.CLONE_NEWNS
-    | linux.CLONE_NEWUTS
-    | linux.CLONE_NEWIPC
-    | linux.CLONE_NEWPID
-    | linux.CLONE_NEWNET
-    | linux.CLONE_NEWCGROUP
-)
+_FLAGS = linux.ENVIRONMENT_NAMESPACES
 SYSCTLS = {
     "kernel.unprivileged_userns_clone": "/proc/sys/kernel/unprivileged_userns_clone",
     "user.max_user_namespaces": "/proc/sys/user/max_user_namespaces",
