@@ -30,7 +30,12 @@ MAX_EVENT_PAYLOAD_BYTES = 1_048_576
 MAX_INVOKE_ASYNC_BYTES = 262_144
 """InvokeAsync kept the old 256 KB limit of asynchronous payloads."""
 MAX_CLIENT_CONTEXT_BYTES = 3583
-_TYPES = {t.value: t for t in InvocationType}
+_TYPES = {
+    "Event": InvocationType.EVENT,
+    "RequestResponse": InvocationType.REQUEST_RESPONSE,
+    "DryRun": InvocationType.DRY_RUN,
+}
+"""Invoke's invocation types, in the order the model's enum lists them."""
 
 
 def _sync_too_large(size: int) -> Exception:
@@ -41,7 +46,7 @@ def _sync_too_large(size: int) -> Exception:
 
 
 async def invoke(services: Services, request: Request, name: str) -> Response:
-    invocation_type = _invocation_type(request.headers.get("x-amz-invocation-type"))
+    invocation_type = parse_invocation_type(request.headers.get("x-amz-invocation-type"), _TYPES)
     result = await services.invoker.invoke(await parse(services, request, name, invocation_type))
     if result.status != 200:
         return empty_response(result.status)
@@ -112,17 +117,18 @@ def _invoke_async_too_large(size: int) -> Exception:
     )
 
 
-def _invocation_type(value: str | None) -> InvocationType:
+def parse_invocation_type(value: str | None, allowed: dict[str, InvocationType]) -> InvocationType:
+    """The ``X-Amz-Invocation-Type`` header among ``allowed`` (RequestResponse if absent)."""
     if value is None:
         return InvocationType.REQUEST_RESPONSE
     try:
-        return _TYPES[value]
+        return allowed[value]
     except KeyError:
         raise ValidationException(
             validation_message(
                 value,
                 "invocationType",
-                "Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+                f"Member must satisfy enum value set: [{', '.join(allowed)}]",
             )
         ) from None
 

@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING
 from lamina.api import eventstream, invocations
 from lamina.api.http import Request, Response, empty_response
 from lamina.api.streamed import StreamedResponse
-from lamina.arns import validation_message
-from lamina.errors import ValidationException
 from lamina.invoke.streams import StreamedInvocation
 from lamina.model import InvocationType
 
@@ -32,7 +30,9 @@ _TYPES = {"RequestResponse": InvocationType.REQUEST_RESPONSE, "DryRun": Invocati
 
 
 async def invoke_with_response_stream(services: Services, request: Request, name: str) -> Response:
-    invocation_type = _invocation_type(request.headers.get("x-amz-invocation-type"))
+    invocation_type = invocations.parse_invocation_type(
+        request.headers.get("x-amz-invocation-type"), _TYPES
+    )
     invoke_request = await invocations.parse(services, request, name, invocation_type)
     if invocation_type is InvocationType.DRY_RUN:
         await services.invoker.invoke(invoke_request)
@@ -67,18 +67,3 @@ def _error(payload: bytes) -> tuple[str, str]:
     if not isinstance(doc, dict):
         return "Unhandled", payload.decode("utf-8", "replace")
     return str(doc.get("errorType") or "Unhandled"), str(doc.get("errorMessage") or "")
-
-
-def _invocation_type(value: str | None) -> InvocationType:
-    if value is None:
-        return InvocationType.REQUEST_RESPONSE
-    try:
-        return _TYPES[value]
-    except KeyError:
-        raise ValidationException(
-            validation_message(
-                value,
-                "invocationType",
-                "Member must satisfy enum value set: [RequestResponse, DryRun]",
-            )
-        ) from None
